@@ -1,0 +1,25 @@
+# Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
+# install libpq-dev and postgresql when missing and start a local PostgreSQL cluster.
+.PHONY: run test build stop-db clean-db
+
+## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
+run:
+	@scripts/run.sh
+
+## test: a fresh PostgreSQL cluster, `swift test` against it, then stop it
+test:
+	@scripts/test.sh
+
+## build: release binaries in .build/release (inlet, migrator)
+build:
+	@scripts/localpg.sh packages
+	swift build -c release
+
+## stop-db: stop the cluster `make run` started
+stop-db:
+	@scripts/localpg.sh stop run
+
+## clean-db: delete the cluster `make run` started, with its data and demo token
+clean-db:
+	@scripts/localpg.sh destroy run
+	@rm -f .local/demo-token

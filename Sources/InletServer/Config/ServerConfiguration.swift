@@ -1,0 +1,32 @@
+import Configuration
+
+/// Settings of `inlet serve`, read from the environment (flags may override).
+public struct ServerConfiguration: Sendable {
+    /// Interface to listen on.
+    public var host: String
+    public var port: Int
+    /// libpq connection URI or keyword string.
+    public var databaseURL: String
+    /// How often the database and schema are checked for `/readyz`.
+    public var readinessInterval: Duration
+
+    public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
+        self.host = host
+        self.port = port
+        self.databaseURL = databaseURL
+        self.readinessInterval = readinessInterval
+    }
+
+    /// Reads:
+    /// - `DATABASE_URL` (`database.url`, secret, required)
+    /// - `INLET_HOST` (`inlet.host`, default `0.0.0.0`)
+    /// - `INLET_PORT` (`inlet.port`, default `8080`)
+    /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
+    public init(reader: ConfigReader) throws {
+        self.init(
+            host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
+            port: reader.int(forKey: "inlet.port", default: 8080),
+            databaseURL: try reader.requiredString(forKey: "database.url", isSecret: true),
+            readinessInterval: .milliseconds(reader.int(forKey: "inlet.readiness.interval.ms", default: 1_000)))
+    }
+}

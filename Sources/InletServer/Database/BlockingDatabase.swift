@@ -1,0 +1,26 @@
+import NIOPosix
+import PostgresClient
+
+/// Runs blocking libpq work on NIO's thread pool, never on an event loop.
+///
+/// Each call opens its own connection: the callers here (readiness checks, CLI commands) are
+/// rare, and a fresh connection cannot be left in a broken state by a previous failure.
+public struct BlockingDatabase: Sendable {
+    public let url: String
+    let applicationName: String
+
+    public init(url: String, applicationName: String = "inlet") {
+        self.url = url
+        self.applicationName = applicationName
+    }
+
+    /// Connects, runs `body` with the connection on a pool thread, and closes the connection.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let url = url
+        let applicationName = applicationName
+        return try await NIOThreadPool.singleton.runIfActive {
+            let connection = try Connection(url: url, applicationName: applicationName, connectTimeout: 2)
+            return try body(connection)
+        }
+    }
+}

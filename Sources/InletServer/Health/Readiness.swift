@@ -1,0 +1,81 @@
+import InletSchema
+import Logging
+import PostgresClient
+import ServiceLifecycle
+import Synchronization
+
+/// Keeps `/readyz`'s answer current: is the database reachable, and has it every migration this
+/// binary was built with? Checked in the background every `interval`, so a probe never waits on
+/// the database and an outage shows within about one interval.
+///
+/// While the database is reachable it also makes sure the current month's partitions and the
+/// next two exist (once an hour), so a server running for months never lacks a partition.
+public final class Readiness: Service, Sendable {
+    public enum State: Sendable, Equatable {
+        case starting
+        case ready
+        case databaseUnavailable(String)
+        case schemaNotCurrent
+    }
+
+    private let database: BlockingDatabase
+    private let migrations: MigrationSet
+    private let interval: Duration
+    private let logger: Logger
+    private let current = Mutex<State>(.starting)
+    private let lastPartitionCheck = Mutex<ContinuousClock.Instant?>(nil)
+
+    public init(database: BlockingDatabase, migrations: MigrationSet, interval: Duration, logger: Logger) {
+        self.database = database
+        self.migrations = migrations
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public var state: State { current.withLock { $0 } }
+
+    public func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    await self.check()
+                    try await Task.sleep(for: self.interval)
+                }
+            }
+        } catch is CancellationError {
+            // Shutdown cancels the sleep: that is how this loop ends, not a failure.
+        }
+    }
+
+    /// Runs one check now and records its result.
+    public func check() async {
+        let migrations = migrations
+        let ensurePartitions = lastPartitionCheck.withLock { last in
+            last.map { ContinuousClock.now - $0 > .seconds(3_600) } ?? true
+        }
+        let next: State
+        do {
+            next = try await database.withConnection { connection in
+                guard try migrations.isApplied(on: connection) else { return .schemaNotCurrent }
+                if ensurePartitions {
+                    try connection.query(
+                        "SELECT inlet.ensure_month_partitions(now() + make_interval(months => n)) FROM generate_series(0, 2) AS n"
+                    )
+                }
+                return .ready
+            }
+            if next == .ready && ensurePartitions { lastPartitionCheck.withLock { $0 = .now } }
+        } catch let error as PostgresError where error.sqlState == SQLState.undefinedTable {
+            next = .schemaNotCurrent
+        } catch {
+            next = .databaseUnavailable("\(error)")
+        }
+        let previous = current.withLock { state in
+            defer { state = next }
+            return state
+        }
+        if previous != next {
+            logger.info("readiness changed", metadata: ["state": "\(next)"])
+        }
+    }
+}

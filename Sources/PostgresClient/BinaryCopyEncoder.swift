@@ -1,0 +1,107 @@
+/// Encodes rows in PostgreSQL's binary COPY format (`COPY ... FROM STDIN (FORMAT binary)`).
+///
+/// Binary COPY sends each field as a length and raw bytes: no quoting or escaping, so no value
+/// can spill into another field or row. What the server still refuses is a value that is
+/// invalid for its type — a NUL or invalid UTF-8 in text, malformed JSON in jsonb — so callers
+/// validate values before they reach the encoder.
+///
+/// The encoder holds rows only; ``CopyIn`` adds the stream header and trailer. Rows can
+/// therefore be encoded anywhere (a request handler, a test) and sent later as bytes.
+public struct BinaryCopyEncoder: Sendable {
+    public private(set) var bytes: [UInt8]
+    public private(set) var rowCount = 0
+
+    public init(reservingCapacity capacity: Int = 0) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// The stream header: signature, flags, header-extension length.
+    public static let header: [UInt8] = Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00] + [0, 0, 0, 0] + [0, 0, 0, 0]
+    /// The stream trailer: a field count of -1.
+    public static let trailer: [UInt8] = [0xFF, 0xFF]
+
+    /// Starts a row of `fieldCount` fields; exactly that many `append…` calls must follow.
+    public mutating func beginRow(fieldCount: Int) {
+        appendBigEndian(Int16(truncatingIfNeeded: fieldCount))
+        rowCount += 1
+    }
+
+    public mutating func appendNull() {
+        appendBigEndian(Int32(-1))
+    }
+
+    /// `text`/`varchar`: the UTF-8 bytes as they are. The caller guarantees valid UTF-8
+    /// without NUL (a Swift `String` is always valid UTF-8; NUL must be removed).
+    public mutating func appendText(_ value: String) {
+        var value = value
+        value.withUTF8 { appendField(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `text` from bytes the caller has already validated as UTF-8 without NUL.
+    public mutating func appendText(utf8 value: UnsafeRawBufferPointer) {
+        appendField(value)
+    }
+
+    public mutating func appendInt8(_ value: Int64) {
+        appendBigEndian(Int32(8))
+        appendBigEndian(value)
+    }
+
+    public mutating func appendInt4(_ value: Int32) {
+        appendBigEndian(Int32(4))
+        appendBigEndian(value)
+    }
+
+    public mutating func appendBool(_ value: Bool) {
+        appendBigEndian(Int32(1))
+        bytes.append(value ? 1 : 0)
+    }
+
+    /// `timestamptz`: microseconds since 2000-01-01 00:00:00 UTC.
+    public mutating func appendTimestamptz(_ value: Timestamp) {
+        appendBigEndian(Int32(8))
+        appendBigEndian(value.microsecondsSincePostgresEpoch)
+    }
+
+    /// `jsonb`: a version byte (1) and the JSON text. The server parses the text, so it must be
+    /// valid JSON that jsonb can hold (no `\u0000`, no invalid UTF-8).
+    public mutating func appendJSONB(_ json: String) {
+        var json = json
+        json.withUTF8 { appendJSONB(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `jsonb` from JSON bytes the caller has already validated.
+    public mutating func appendJSONB(utf8 json: UnsafeRawBufferPointer) {
+        appendBigEndian(Int32(truncatingIfNeeded: json.count + 1))
+        bytes.append(1)
+        bytes.append(contentsOf: json)
+    }
+
+    /// `bytea`: the bytes as they are.
+    public mutating func appendBytea(_ value: some Collection<UInt8>) {
+        appendBigEndian(Int32(truncatingIfNeeded: value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    /// Appends rows encoded by another encoder.
+    public mutating func append(_ other: BinaryCopyEncoder) {
+        bytes.append(contentsOf: other.bytes)
+        rowCount += other.rowCount
+    }
+
+    /// Empties the encoder, keeping its storage for the next rows.
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        rowCount = 0
+    }
+
+    private mutating func appendField(_ value: UnsafeRawBufferPointer) {
+        appendBigEndian(Int32(truncatingIfNeeded: value.count))
+        bytes.append(contentsOf: value)
+    }
+
+    private mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.append(contentsOf: $0) }
+    }
+}

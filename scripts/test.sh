@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# `make test`: a fresh PostgreSQL cluster for this run, `swift test` against it, then stop it.
+# Tests read the server's address from DATABASE_URL and create their own databases in it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/localpg.sh packages
+scripts/localpg.sh destroy test
+# Durability settings off: this cluster's data is thrown away after the run.
+export PG_SERVER_OPTS="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+DATABASE_URL=$(scripts/localpg.sh start test)
+export DATABASE_URL
+trap 'scripts/localpg.sh destroy test' EXIT
+
+swift build --build-tests
+swift test --skip-build "$@"
