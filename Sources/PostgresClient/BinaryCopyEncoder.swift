@@ -90,6 +90,50 @@ public struct BinaryCopyEncoder: Sendable {
         rowCount += other.rowCount
     }
 
+    /// Replaces the 8 bytes at `offset` with `value` in network byte order: for a field whose value
+    /// is known only after the row was encoded (the tenant, after authentication).
+    public mutating func overwriteInt64(at offset: Int, with value: Int64) {
+        withUnsafeBytes(of: value.bigEndian) { bytes.replaceSubrange(offset..<offset + 8, with: $0) }
+    }
+
+    // MARK: Fields written in pieces
+    //
+    // A value assembled from several parts (a jsonb object merged from two sources, a string
+    // decoded as it is copied) is written straight into the row: its length is reserved first
+    // and patched when the value is complete, so no intermediate buffer is needed.
+
+    /// Starts a field whose length is not known yet; returns the offset to pass to
+    /// ``endField(startedAt:)`` once the value's bytes are appended.
+    public mutating func beginField() -> Int {
+        let offset = bytes.count
+        appendBigEndian(Int32(0))
+        return offset
+    }
+
+    /// Appends bytes to the field started by ``beginField()``.
+    public mutating func appendToField(_ value: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: value)
+    }
+
+    /// Appends bytes to the field started by ``beginField()``.
+    public mutating func appendToField(_ value: some Sequence<UInt8>) {
+        bytes.append(contentsOf: value)
+    }
+
+    /// Appends one byte to the field started by ``beginField()``.
+    public mutating func appendToField(_ byte: UInt8) {
+        bytes.append(byte)
+    }
+
+    /// Completes the field started at `offset` by writing its length.
+    public mutating func endField(startedAt offset: Int) {
+        let length = UInt32(truncatingIfNeeded: bytes.count - offset - 4)
+        bytes[offset] = UInt8(truncatingIfNeeded: length >> 24)
+        bytes[offset + 1] = UInt8(truncatingIfNeeded: length >> 16)
+        bytes[offset + 2] = UInt8(truncatingIfNeeded: length >> 8)
+        bytes[offset + 3] = UInt8(truncatingIfNeeded: length)
+    }
+
     /// Empties the encoder, keeping its storage for the next rows.
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
