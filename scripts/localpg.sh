@@ -40,6 +40,7 @@ install_packages() {
     [ -n "$bindir" ] && [ -x "$bindir/initdb" ] || missing+=(postgresql)
     command -v psql >/dev/null || missing+=(postgresql-client)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
+    pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         as_root apt-get update -qq
@@ -57,6 +58,14 @@ data_dir() {
     fi
     echo "$dir" > "$state/datadir"
     echo "$dir"
+}
+
+close_inherited_descriptors() {
+    local fd
+    for fd in $(ls /proc/$BASHPID/fd); do
+        [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ] && eval "exec $fd>&-" 2>/dev/null
+    done
+    return 0
 }
 
 free_port() {

@@ -1,22 +1,46 @@
 import Hummingbird
+import InletMessages
 import InletSchema
 import Logging
 
 /// Assembles the HTTP application and its background services. `inlet serve` and the tests both
 /// call this, so what is tested is what runs.
-public func buildApplication(configuration: ServerConfiguration, logger: Logger) throws -> some ApplicationProtocol {
+///
+/// Services shut down in reverse order after the HTTP server (which Hummingbird runs last):
+/// first the writers drain the queue, then readiness and the tenant directory stop.
+public func buildApplication(
+    configuration: ServerConfiguration, logger: Logger, metrics: IngestMetrics = IngestMetrics()
+) throws -> some ApplicationProtocol {
     let migrations = try MigrationSet.embedded()
     let database = BlockingDatabase(url: configuration.databaseURL)
+    let ingest = configuration.ingest
     let readiness = Readiness(
         database: database, migrations: migrations, interval: configuration.readinessInterval, logger: logger)
+    let tenants = TenantDirectory(database: database, refreshInterval: ingest.tenantRefreshInterval, logger: logger)
+    let queue = IngestQueue(
+        limits: .init(maxMessages: ingest.queueMaxMessages, maxBytes: ingest.queueMaxBytes, tenantShare: ingest.tenantQueueShare),
+        metrics: metrics)
+    let writers = WriterPool(
+        queue: queue, databaseURL: configuration.databaseURL, configuration: ingest, metrics: metrics, logger: logger)
+    var limits = MessageLimits()
+    limits.maxMessageBytes = ingest.maxMessageBytes
+    limits.maxDepth = ingest.maxDepth
+    limits.maxMessagesPerBody = ingest.maxMessagesPerBody
 
     let router = Router()
-    HealthRoutes(readiness: readiness).register(on: router)
+    HealthRoutes(readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }).register(on: router)
+    router.get("metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+    }
+    IngestRoutes(tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest, metrics: metrics)
+        .register(on: router)
 
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
-        services: [readiness],
+        services: [tenants, readiness, writers],
         logger: logger
     )
 }

@@ -29,6 +29,12 @@ public struct CopyIn: ~Copyable {
         try connection.putCopyData(encodedRows.bytes)
     }
 
+    /// Sends bytes of rows encoded elsewhere (a slice of another encoder's buffer).
+    public mutating func send(bytes: ArraySlice<UInt8>) throws {
+        try flush()
+        try connection.putCopyData(Array(bytes))
+    }
+
     /// Sends what the encoder holds.
     public mutating func flush() throws {
         guard !encoder.bytes.isEmpty else { return }

@@ -49,6 +49,10 @@ public final class Connection {
     /// False once the connection has broken; a broken connection only raises errors.
     public var isHealthy: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// The connection's socket. Another thread may `shutdown(2)` it to make a call that is stuck
+    /// waiting for a frozen server fail at once (libpq itself has no timeout for that).
+    public var socketDescriptor: Int32 { PQsocket(handle) }
+
     /// The server's process id for this session (`pg_backend_pid()`).
     public var backendPID: Int32 { PQbackendPID(handle) }
 

@@ -23,6 +23,11 @@ public enum BuiltProducts {
         let process: Process
         let output: Pipe
         let error: Pipe
+
+        /// Sends `signal` to the process (SIGTERM, as an autoscaler would).
+        public func signal(_ signal: Int32) {
+            kill(process.processIdentifier, signal)
+        }
     }
 
     public static func start(_ product: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Running {

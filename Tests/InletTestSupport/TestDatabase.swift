@@ -26,8 +26,13 @@ public enum TestDatabase {
     /// Creates a database with every migration applied and returns its URL.
     public static func createMigrated(_ label: String = "migrated") throws -> String {
         let url = try createEmpty(label)
-        try Migrator(migrations: .embedded()).up(on: Connection(url: url))
+        try migrate(url)
         return url
+    }
+
+    /// Applies the compiled-in migrations to the database at `url`.
+    public static func migrate(_ url: String) throws {
+        try Migrator(migrations: .embedded()).up(on: Connection(url: url))
     }
 
     /// `serverURL` pointing at another database of the same server.
@@ -46,3 +51,4 @@ public enum TestDatabase {
         try Connection(url: url, applicationName: "inlet-tests")
     }
 }
+

@@ -9,6 +9,8 @@ public struct ServerConfiguration: Sendable {
     public var databaseURL: String
     /// How often the database and schema are checked for `/readyz`.
     public var readinessInterval: Duration
+    /// The ingest path's limits, queue and writers.
+    public var ingest = IngestConfiguration()
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -28,5 +30,6 @@ public struct ServerConfiguration: Sendable {
             port: reader.int(forKey: "inlet.port", default: 8080),
             databaseURL: try reader.requiredString(forKey: "database.url", isSecret: true),
             readinessInterval: .milliseconds(reader.int(forKey: "inlet.readiness.interval.ms", default: 1_000)))
+        ingest = IngestConfiguration(reader: reader)
     }
 }

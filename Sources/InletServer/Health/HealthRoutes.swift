@@ -3,6 +3,8 @@ import Hummingbird
 /// `GET /healthz` (the process runs) and `GET /readyz` (it can take traffic).
 struct HealthRoutes {
     let readiness: Readiness
+    /// False while the writers cannot reach the database (they notice before the next check).
+    let databaseWritable: @Sendable () -> Bool
 
     func register(on router: Router<some RequestContext>) {
         router.get("healthz") { _, _ in
@@ -10,6 +12,8 @@ struct HealthRoutes {
         }
         router.get("readyz") { _, _ in
             switch readiness.state {
+            case .ready where !databaseWritable():
+                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "database unavailable"]))
             case .ready:
                 return EditedResponse(status: .ok, response: JSONBody(["status": "ready"]))
             case .starting:

@@ -1,0 +1,143 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InletMessages
+import Logging
+import NIOCore
+import PostgresClient
+
+/// The ingest routes: `POST /` (Segment partner destination) and the Segment HTTP Tracking API
+/// (`POST /v1/batch`, `POST /v1/{track,identify,page,screen,group,alias}`).
+///
+/// request → content checks → authenticate → read body (bounded, gunzip bounded) → parse and
+/// validate → queue → writer commits → answer. A 2xx is sent only after the commit.
+struct IngestRoutes: Sendable {
+    let tenants: TenantDirectory
+    let queue: IngestQueue
+    let parser: MessageParser
+    let configuration: IngestConfiguration
+    let metrics: IngestMetrics
+
+    func register(on router: Router<some RequestContext>) {
+        router.post("/") { request, context in try await ingest(request, impliedType: nil) }
+        router.post("/v1/batch") { request, context in try await ingest(request, impliedType: nil) }
+        for type in MessageType.allCases where type != .delete {
+            router.post("/v1/\(type.rawValue)") { request, context in try await ingest(request, impliedType: type) }
+        }
+    }
+
+    func ingest(_ request: Request, impliedType: MessageType?) async throws -> IngestAccepted {
+        let arrival = Timestamp.now()
+        try checkContentType(request.headers[.contentType])
+        let gzipped = try isGzip(request.headers[.contentEncoding])
+
+        // A header token is checked before the body is read, so a bad one costs nothing more.
+        var tenantID: Int64?
+        switch Credentials.token(fromAuthorization: request.headers[.authorization]) {
+        case .token(let token): tenantID = try tenant(for: token)
+        case .malformed: throw IngestError.unauthorized("malformed Authorization header: expected Basic base64(token:)")
+        case .none: break
+        }
+
+        var body = try await readBody(request.body)
+        if gzipped {
+            body = try body.withUnsafeReadableBytes { raw in
+                do {
+                    return ByteBuffer(bytes: try Gunzip.decompress(raw, limit: configuration.maxDecompressedBytes))
+                } catch Gunzip.Failure.tooLarge {
+                    throw IngestError.tooLarge("body is larger than \(configuration.maxDecompressedBytes) bytes once decompressed")
+                } catch {
+                    throw IngestError.badRequest("body is not valid gzip")
+                }
+            }
+        }
+
+        var batch: ParsedBatch
+        do {
+            batch = try body.withUnsafeReadableBytes { try parser.parse($0, impliedType: impliedType, arrival: arrival) }
+        } catch let error as BodyError {
+            throw IngestError.badRequest(error.description)
+        }
+
+        if tenantID == nil {
+            guard let writeKey = batch.writeKey, !writeKey.isEmpty else {
+                throw IngestError.unauthorized("missing credentials: send Authorization: Basic base64(token:) or a writeKey")
+            }
+            tenantID = try tenant(for: writeKey)
+        }
+        guard let tenantID else { throw IngestError.unauthorized("authentication failed") }
+
+        let rejected = batch.rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) }
+        if batch.messageCount == 0 { return IngestAccepted(accepted: 0, duplicates: 0, rejected: []) }
+        if batch.rows.isEmpty && batch.deletes.isEmpty {
+            // Nothing valid: the sender must fix the request, so it is refused, not quarantined.
+            if batch.isSingleMessage, let only = batch.rejects.first {
+                if only.isUnknownType { throw IngestError.notImplemented(only.reason) }
+                throw IngestError.badRequest(only.reason)
+            }
+            var error = IngestError.badRequest("no valid message in the body")
+            error.rejected = rejected
+            throw error
+        }
+
+        batch.assign(tenantID: tenantID)
+        switch await queue.submit(batch, tenantID: tenantID) {
+        case .committed(let accepted, let duplicates, let rejects):
+            return IngestAccepted(
+                accepted: accepted, duplicates: duplicates,
+                rejected: rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) })
+        case .queueFull:
+            throw IngestError.unavailable("ingest queue is full, retry later", retryAfter: configuration.retryAfterSeconds)
+        case .tenantOverShare:
+            throw IngestError.tooManyRequests(
+                "this source is over its share of the ingest queue, retry later", retryAfter: configuration.retryAfterSeconds)
+        case .databaseUnavailable:
+            throw IngestError.unavailable("database unavailable, retry later", retryAfter: configuration.retryAfterSeconds)
+        case .shuttingDown:
+            throw IngestError.unavailable("server is shutting down, retry", retryAfter: 1)
+        }
+    }
+
+    private func tenant(for token: String) throws -> Int64 {
+        switch tenants.authenticate(token: token) {
+        case .tenant(let id): return id
+        case .unknown: throw IngestError.unauthorized("unknown or disabled token")
+        case .notLoaded:
+            throw IngestError.unavailable("starting: tenants not loaded yet", retryAfter: configuration.retryAfterSeconds)
+        }
+    }
+
+    private func checkContentType(_ value: String?) throws {
+        // Segment and the SDKs send application/json; analytics.js sends text/plain to avoid a
+        // CORS preflight. A request without a Content-Type is read as JSON.
+        guard let value else { return }
+        let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        guard mediaType == "application/json" || mediaType == "text/plain" || mediaType.hasSuffix("+json") else {
+            throw IngestError.unsupportedMedia("Content-Type \(mediaType) is not supported: send application/json")
+        }
+    }
+
+    private func isGzip(_ value: String?) throws -> Bool {
+        guard let value else { return false }
+        switch value.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "", "identity": return false
+        case "gzip", "x-gzip": return true
+        default: throw IngestError.unsupportedMedia("Content-Encoding \(value) is not supported: send gzip or none")
+        }
+    }
+
+    /// Reads the body, refusing it with 413 as soon as it passes the limit.
+    private func readBody(_ body: RequestBody) async throws -> ByteBuffer {
+        var collected = ByteBuffer()
+        for try await chunk in body {
+            guard collected.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
+                throw IngestError.tooLarge("body is larger than \(configuration.maxBodyBytes) bytes")
+            }
+            var chunk = chunk
+            collected.writeBuffer(&chunk)
+        }
+        return collected
+    }
+}

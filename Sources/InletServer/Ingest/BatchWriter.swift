@@ -1,0 +1,285 @@
+import InletMessages
+import PostgresClient
+
+/// Writes batches of requests through one database connection, in one transaction each:
+/// binary COPY into per-connection staging tables, then `INSERT ... ON CONFLICT DO NOTHING` into
+/// the partitioned tables, so a message delivered twice is stored once.
+///
+/// Blocking: runs on its writer's own thread. Throws only when the connection failed, in which
+/// case nothing can be said of the batch and its requests are answered 503 (a retry is safe:
+/// rows that did commit are deduplicated).
+final class BatchWriter {
+    let connection: Connection
+    /// Months (year × 12 + month − 1) whose partitions are known to exist.
+    private var knownMonths = Set<Int>()
+
+    init(url: String) throws {
+        connection = try Connection(url: url, applicationName: "inlet-writer")
+        // Staging tables live as long as the connection; ON COMMIT DELETE ROWS empties them.
+        for table in EventTable.allCases {
+            try connection.execute(
+                "CREATE TEMP TABLE stage_\(table.name) (LIKE events.\(table.name) INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        }
+    }
+
+    /// The outcome of each request, in the order given.
+    struct RequestResult: Equatable {
+        var accepted = 0
+        var duplicates = 0
+        var rejected: [RejectedMessage] = []
+    }
+
+    /// One row of one request.
+    struct RowRef: Hashable {
+        let request: Int
+        let row: Int
+    }
+
+    func write(_ requests: [PendingRequest]) throws -> [RequestResult] {
+        var results = requests.map { RequestResult(rejected: $0.batch.rejects) }
+        let rows = uniqueRows(requests, results: &results)
+        try ensurePartitions(for: rows, in: requests)
+
+        var poisoned: [(RowRef, PostgresError)] = []
+        do {
+            try withRetries { try self.commit(rows, of: requests, results: &results, sideTables: true, poisoned: []) }
+        } catch let error as PostgresError where !error.isConnectionFailure {
+            if error.sqlState == SQLState.noPartitionForRow {
+                // Perhaps a partition was dropped since it was cached: make sure, then go on.
+                knownMonths.removeAll()
+                try ensurePartitions(for: rows, in: requests)
+            }
+            // One or more messages the database refuses: find them by bisection, commit the rest,
+            // then the quarantine (validation rejects and the refused messages) on its own.
+            try isolate(rows[...], of: requests, results: &results, poisoned: &poisoned)
+            try withRetries {
+                try self.commit([], of: requests, results: &results, sideTables: true, poisoned: poisoned)
+            }
+            for (ref, error) in poisoned {
+                results[ref.request].rejected.append(Self.rejection(of: ref, in: requests, error: error))
+            }
+        }
+        return results
+    }
+
+    // MARK: - Steps
+
+    /// Every row to write, without the repeats inside this batch (counted as duplicates).
+    private func uniqueRows(_ requests: [PendingRequest], results: inout [RequestResult]) -> [RowRef] {
+        struct Key: Hashable {
+            let tenant: Int64
+            let micros: Int64
+            let table: Int
+            let id: ArraySlice<UInt8>
+        }
+        var seen = Set<Key>()
+        var rows: [RowRef] = []
+        rows.reserveCapacity(requests.reduce(0) { $0 + $1.batch.rows.count })
+        for (requestIndex, request) in requests.enumerated() {
+            for (rowIndex, row) in request.batch.rows.enumerated() {
+                let key = Key(
+                    tenant: request.tenantID, micros: row.timestamp.microsecondsSinceUnixEpoch, table: row.table.rawValue,
+                    id: request.batch.encoders[row.table.rawValue].bytes[row.messageIDRange])
+                if seen.insert(key).inserted {
+                    rows.append(RowRef(request: requestIndex, row: rowIndex))
+                } else {
+                    results[requestIndex].duplicates += 1
+                }
+            }
+        }
+        return rows
+    }
+
+    /// Creates missing months' partitions, each in its own short transaction before the data
+    /// transaction (creating a partition locks its parent; keeping that out of the data
+    /// transaction keeps the lock short and deadlock-free).
+    private func ensurePartitions(for rows: [RowRef], in requests: [PendingRequest]) throws {
+        var months = Set<Int>()
+        for ref in rows {
+            let c = requests[ref.request].batch.rows[ref.row].timestamp.components
+            months.insert(c.year * 12 + c.month - 1)
+        }
+        for month in months.subtracting(knownMonths).sorted() {
+            let first = Timestamp(.init(year: month / 12, month: month % 12 + 1, day: 1))
+            try connection.query("SELECT inlet.ensure_month_partitions($1)", first)
+            knownMonths.insert(month)
+        }
+    }
+
+    /// Retries a transaction the server aborted for a deadlock or serialisation conflict.
+    private func withRetries(_ body: () throws -> Void) throws {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError
+                where (error.sqlState == SQLState.deadlockDetected || error.sqlState == SQLState.serializationFailure)
+                && attempt < 3
+            {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Halves `rows` until each refused row stands alone; commits every half that the server takes.
+    private func isolate(
+        _ rows: ArraySlice<RowRef>, of requests: [PendingRequest], results: inout [RequestResult],
+        poisoned: inout [(RowRef, PostgresError)]
+    ) throws {
+        guard !rows.isEmpty else { return }
+        do {
+            try withRetries { try self.commit(Array(rows), of: requests, results: &results, sideTables: false, poisoned: []) }
+        } catch let error as PostgresError where !error.isConnectionFailure {
+            if rows.count == 1, let only = rows.first {
+                poisoned.append((only, error))
+                return
+            }
+            let middle = rows.startIndex + rows.count / 2
+            try isolate(rows[..<middle], of: requests, results: &results, poisoned: &poisoned)
+            try isolate(rows[middle...], of: requests, results: &results, poisoned: &poisoned)
+        }
+    }
+
+    /// One transaction: the given rows into their tables; with `sideTables`, also every
+    /// request's quarantined messages and deletes, and `poisoned` rows into the quarantine.
+    /// Adds to `results` only once the transaction committed.
+    private func commit(
+        _ rows: [RowRef], of requests: [PendingRequest], results: inout [RequestResult], sideTables: Bool,
+        poisoned: [(RowRef, PostgresError)]
+    ) throws {
+        var counts = [Int](repeating: 0, count: requests.count)  // rows written per request
+        var duplicates = [Int](repeating: 0, count: requests.count)
+        try connection.transaction {
+            for table in EventTable.allCases {
+                let tableRows = rows.filter { requests[$0.request].batch.rows[$0.row].table == table }
+                guard !tableRows.isEmpty else { continue }
+                try copyIntoStage(table, tableRows, of: requests, whole: rows.count == requests.reduce(0) { $0 + $1.batch.rows.count })
+                let inserted = try connection.query(
+                    "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
+                ).affectedRows
+                for ref in tableRows { counts[ref.request] += 1 }
+                if inserted < tableRows.count {
+                    for ref in try alreadyStored(table, tableRows, of: requests) { duplicates[ref.request] += 1 }
+                }
+                if table == .identifies { try updateProfiles(table: "users", from: "stage_identifies", key: "user_id") }
+                if table == .groups { try updateProfiles(table: "accounts", from: "stage_groups", key: "group_id") }
+            }
+            if sideTables {
+                try quarantine(requests, poisoned: poisoned)
+                try recordDeletes(requests)
+            }
+        }
+        for index in requests.indices {
+            results[index].accepted += counts[index] - duplicates[index]
+            results[index].duplicates += duplicates[index]
+        }
+    }
+
+    private func copyIntoStage(_ table: EventTable, _ rows: [RowRef], of requests: [PendingRequest], whole: Bool) throws {
+        let columns = table.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        try connection.copyIn("COPY stage_\(table.name) (\(columns)) FROM STDIN (FORMAT binary)") { copy in
+            if whole {
+                // The usual case: every row of every request, so each request's encoded bytes
+                // go as they are.
+                for request in requests where !request.batch.encoders[table.rawValue].bytes.isEmpty {
+                    try copy.send(encodedRows: request.batch.encoders[table.rawValue])
+                }
+            } else {
+                for ref in rows {
+                    let batch = requests[ref.request].batch
+                    let range = batch.rows[ref.row].byteRange
+                    try copy.send(bytes: batch.encoders[table.rawValue].bytes[range])
+                }
+            }
+        }
+    }
+
+    /// Rows of `rows` that another transaction had stored already (the conflict case of
+    /// `ON CONFLICT DO NOTHING`): rows this transaction inserted carry its transaction id.
+    private func alreadyStored(_ table: EventTable, _ rows: [RowRef], of requests: [PendingRequest]) throws -> [RowRef] {
+        let stored = try connection.query(
+            """
+            SELECT s.tenant_id, s.id, s."timestamp" FROM stage_\(table.name) s
+            JOIN events.\(table.name) t USING (tenant_id, "timestamp", id)
+            WHERE t.xmin::text::bigint <> pg_current_xact_id()::text::bigint % 4294967296
+            """)
+        struct Key: Hashable {
+            let tenant: Int64
+            let id: String
+            let timestamp: Timestamp
+        }
+        var byKey: [Key: RowRef] = [:]
+        for ref in rows {
+            let request = requests[ref.request]
+            let row = request.batch.rows[ref.row]
+            let id = String(decoding: request.batch.encoders[table.rawValue].bytes[row.messageIDRange], as: UTF8.self)
+            byKey[Key(tenant: request.tenantID, id: id, timestamp: row.timestamp)] = ref
+        }
+        return try stored.rows.compactMap { row in
+            byKey[Key(tenant: try row.decode(at: 0), id: try row.decode(at: 1), timestamp: try row.decode(at: 2))]
+        }
+    }
+
+    /// Keeps events.users / events.accounts current from this transaction's identifies / groups:
+    /// traits merged (a newer message's keys win; an older, replayed one only fills gaps), first
+    /// and last seen widened.
+    private func updateProfiles(table: String, from stage: String, key: String) throws {
+        try connection.execute(
+            """
+            INSERT INTO events.\(table) AS p (tenant_id, id, traits, first_seen_at, last_seen_at)
+            SELECT tenant_id, \(key), coalesce(inlet.jsonb_merge_agg(traits ORDER BY "timestamp")
+                       FILTER (WHERE jsonb_typeof(traits) = 'object'), '{}'),
+                   min("timestamp"), max("timestamp")
+            FROM \(stage) WHERE \(key) IS NOT NULL GROUP BY tenant_id, \(key)
+            ON CONFLICT (tenant_id, id) DO UPDATE SET
+                traits = CASE WHEN EXCLUDED.last_seen_at >= p.last_seen_at THEN p.traits || EXCLUDED.traits
+                              ELSE EXCLUDED.traits || p.traits END,
+                first_seen_at = least(p.first_seen_at, EXCLUDED.first_seen_at),
+                last_seen_at = greatest(p.last_seen_at, EXCLUDED.last_seen_at),
+                updated_at = now()
+            """)
+    }
+
+    private func quarantine(_ requests: [PendingRequest], poisoned: [(RowRef, PostgresError)]) throws {
+        let rejects = requests.flatMap { request in request.batch.rejects.map { (request.tenantID, $0) } }
+            + poisoned.map { ref, error in (requests[ref.request].tenantID, Self.rejection(of: ref, in: requests, error: error)) }
+        guard !rejects.isEmpty else { return }
+        try connection.copyIn(
+            "COPY inlet.rejected_messages (tenant_id, message_id, reason, raw_message) FROM STDIN (FORMAT binary)"
+        ) { copy in
+            for (tenant, reject) in rejects {
+                try copy.row(fieldCount: 4) { row in
+                    row.appendInt8(tenant)
+                    if let id = reject.messageID { row.appendText(id) } else { row.appendNull() }
+                    row.appendText(reject.reason)
+                    row.appendBytea(reject.raw)
+                }
+            }
+        }
+    }
+
+    private func recordDeletes(_ requests: [PendingRequest]) throws {
+        for request in requests {
+            for delete in request.batch.deletes {
+                try connection.query(
+                    """
+                    INSERT INTO inlet.delete_requests (tenant_id, message_id, user_id, received_at)
+                    VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+                    """, request.tenantID, delete.messageID, delete.userID, delete.receivedAt)
+            }
+        }
+    }
+
+    /// A row the database refused, as a quarantine entry: the reason names the server's message.
+    static func rejection(of ref: RowRef, in requests: [PendingRequest], error: PostgresError) -> RejectedMessage {
+        let batch = requests[ref.request].batch
+        let row = batch.rows[ref.row]
+        let encoder = batch.encoders[row.table.rawValue]
+        let id = String(decoding: encoder.bytes[row.messageIDRange], as: UTF8.self)
+        // The raw message is not kept past parsing; the encoded row is what the database saw.
+        return RejectedMessage(
+            messageIndex: row.messageIndex, messageID: id,
+            reason: "the database refused this message: \(error.message)",
+            raw: Array(encoder.bytes[row.byteRange]))
+    }
+}

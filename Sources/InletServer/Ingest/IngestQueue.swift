@@ -1,0 +1,187 @@
+import CoreMetrics
+import Dispatch
+import Foundation
+import InletMessages
+import Synchronization
+
+/// The bounded in-memory queue between request handlers and database writers.
+///
+/// Bounded by messages and by bytes, counted from admission until the request is answered (a
+/// request's rows stay in memory while a writer commits them). When full, a request is refused
+/// at once with 503, never made to wait; one tenant may hold at most `tenantShare` of either
+/// bound, beyond which its requests get 429 while others still get in. A request is always
+/// admitted into an empty queue, so a body larger than the bounds still makes progress.
+final class IngestQueue: Sendable {
+    struct Limits: Sendable {
+        var maxMessages: Int
+        var maxBytes: Int
+        var tenantShare: Double
+    }
+
+    private struct State {
+        var waiting: [PendingRequest] = []
+        var messages = 0
+        var bytes = 0
+        var perTenant: [Int64: (messages: Int, bytes: Int)] = [:]
+        var accepting = true
+        var databaseAvailable = true
+    }
+
+    let limits: Limits
+    private let state = Mutex(State())
+    /// Signalled once per admitted request; writers wait on it.
+    private let work = DispatchSemaphore(value: 0)
+    private let metrics: IngestMetrics
+
+    init(limits: Limits, metrics: IngestMetrics) {
+        self.limits = limits
+        self.metrics = metrics
+    }
+
+    // MARK: - Handler side
+
+    /// Queues `batch` for `tenantID` and waits until it is committed or refused.
+    func submit(_ batch: ParsedBatch, tenantID: Int64) async -> IngestOutcome {
+        await withCheckedContinuation { continuation in
+            let request = PendingRequest(tenantID: tenantID, batch: batch, continuation: continuation)
+            if let refusal = admit(request) {
+                request.complete(refusal)
+            } else {
+                work.signal()
+            }
+        }
+    }
+
+    private func admit(_ request: PendingRequest) -> IngestOutcome? {
+        let refusal: IngestOutcome? = state.withLock { state in
+            guard state.accepting else { return .shuttingDown }
+            guard state.databaseAvailable else { return .databaseUnavailable }
+            if state.messages > 0 {
+                if state.messages + request.messageCount > limits.maxMessages
+                    || state.bytes + request.byteCount > limits.maxBytes
+                {
+                    return .queueFull
+                }
+                let tenant = state.perTenant[request.tenantID] ?? (0, 0)
+                if tenant.messages > 0,
+                    Double(tenant.messages + request.messageCount) > limits.tenantShare * Double(limits.maxMessages)
+                        || Double(tenant.bytes + request.byteCount) > limits.tenantShare * Double(limits.maxBytes)
+                {
+                    return .tenantOverShare
+                }
+            }
+            state.waiting.append(request)
+            state.messages += request.messageCount
+            state.bytes += request.byteCount
+            state.perTenant[request.tenantID, default: (0, 0)].messages += request.messageCount
+            state.perTenant[request.tenantID, default: (0, 0)].bytes += request.byteCount
+            return nil
+        }
+        if let refusal {
+            (refusal == .tenantOverShare ? metrics.tooManyRequests : metrics.unavailable).increment()
+        }
+        publishDepth()
+        return refusal
+    }
+
+    // MARK: - Writer side
+
+    /// Waits up to `timeout` for a request to be admitted; false on time-out.
+    func waitForWork(timeout: Duration) -> Bool {
+        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
+        return work.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
+    }
+
+    /// Rows waiting for a writer.
+    var waitingRows: Int {
+        state.withLock { $0.waiting.reduce(0) { $0 + $1.batch.rows.count } }
+    }
+
+    /// Takes whole requests, oldest first, up to `maxRows` rows (at least one request).
+    func take(maxRows: Int) -> [PendingRequest] {
+        state.withLock { state in
+            var rows = 0
+            var count = 0
+            for request in state.waiting {
+                if count > 0 && rows + request.batch.rows.count > maxRows { break }
+                rows += request.batch.rows.count
+                count += 1
+            }
+            let taken = Array(state.waiting.prefix(count))
+            state.waiting.removeFirst(count)
+            return taken
+        }
+    }
+
+    /// Answers `request` and releases what it held in the queue.
+    func finish(_ request: PendingRequest, with outcome: IngestOutcome) {
+        guard request.complete(outcome) else { return }
+        release(request)
+        if case .committed = outcome {} else { metrics.unavailable.increment() }
+    }
+
+    private func release(_ request: PendingRequest) {
+        state.withLock { state in
+            state.messages -= request.messageCount
+            state.bytes -= request.byteCount
+            let remaining = (state.perTenant[request.tenantID] ?? (0, 0))
+            let next = (remaining.messages - request.messageCount, remaining.bytes - request.byteCount)
+            state.perTenant[request.tenantID] = next.0 <= 0 && next.1 <= 0 ? nil : next
+        }
+        publishDepth()
+    }
+
+    // MARK: - Database state and shutdown
+
+    var isDatabaseAvailable: Bool { state.withLock { $0.databaseAvailable } }
+
+    /// Records whether writes can reach the database. While they cannot, new requests are
+    /// refused at once with 503 and waiting ones are answered 503 (Segment retries them).
+    func setDatabaseAvailable(_ available: Bool) {
+        let dropped: [PendingRequest] = state.withLock { state in
+            state.databaseAvailable = available
+            guard !available else { return [] }
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for request in dropped { finish(request, with: .databaseUnavailable) }
+    }
+
+    /// Refuses new requests from now on (shutdown); queued ones are still written.
+    func close() {
+        state.withLock { $0.accepting = false }
+    }
+
+    var isEmpty: Bool { state.withLock { $0.messages == 0 && $0.waiting.isEmpty } }
+
+    /// Answers every waiting request that has waited longer than `limit` with 503.
+    func expireWaiting(olderThan limit: Duration) {
+        let now = ContinuousClock.now
+        let expired: [PendingRequest] = state.withLock { state in
+            let old = state.waiting.filter { now - $0.enqueuedAt > limit }
+            if !old.isEmpty { state.waiting.removeAll { now - $0.enqueuedAt > limit } }
+            return old
+        }
+        for request in expired { finish(request, with: .databaseUnavailable) }
+    }
+
+    /// Answers every waiting request with `outcome` (end of a shutdown that ran out of time).
+    func failAllWaiting(with outcome: IngestOutcome) {
+        let all: [PendingRequest] = state.withLock { state in
+            defer { state.waiting.removeAll() }
+            return state.waiting
+        }
+        for request in all { finish(request, with: outcome) }
+    }
+
+    /// Wakes every writer (at shutdown, so they notice promptly).
+    func wakeWriters(_ count: Int) {
+        for _ in 0..<count { work.signal() }
+    }
+
+    private func publishDepth() {
+        let (messages, bytes) = state.withLock { ($0.messages, $0.bytes) }
+        metrics.queuedMessages.record(messages)
+        metrics.queuedBytes.record(bytes)
+    }
+}

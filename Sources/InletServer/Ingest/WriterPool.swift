@@ -1,0 +1,224 @@
+import CoreMetrics
+import Foundation
+import InletMessages
+import Logging
+import PostgresClient
+import ServiceLifecycle
+import Synchronization
+
+/// The database writers: a few threads, each owning one connection, draining the ingest queue
+/// in group commits; and the watchdog that answers for them when the database stops answering.
+///
+/// A swift-service-lifecycle `Service`: on graceful shutdown (after the HTTP server stopped
+/// taking requests) it refuses new work, commits what is queued within `shutdownTimeout`,
+/// answers anything left with 503, and returns.
+public final class WriterPool: Service, Sendable {
+    private let queue: IngestQueue
+    private let databaseURL: String
+    private let configuration: IngestConfiguration
+    private let metrics: IngestMetrics
+    private let logger: Logger
+
+    /// A transaction in progress, so the watchdog can time it out.
+    private struct InFlight {
+        let requests: [PendingRequest]
+        let started: ContinuousClock.Instant
+        let socket: Int32
+        var abandoned = false
+    }
+
+    private let inFlight = Mutex<[Int: InFlight]>([:])
+    private let stopping = Atomic<Bool>(false)
+    private let runningWriters = Atomic<Int>(0)
+
+    init(queue: IngestQueue, databaseURL: String, configuration: IngestConfiguration, metrics: IngestMetrics, logger: Logger) {
+        self.queue = queue
+        self.databaseURL = databaseURL
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        for index in 0..<configuration.writers {
+            runningWriters.add(1, ordering: .relaxed)
+            let thread = Thread { [self] in
+                self.writerLoop(index)
+                self.runningWriters.subtract(1, ordering: .relaxed)
+            }
+            thread.name = "inlet-writer-\(index)"
+            thread.start()
+        }
+
+        // Until shutdown: watch over queued requests and transactions.
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                watch()
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        } onGracefulShutdown: {}
+
+        // Drain: no new requests; commit what is queued, for at most shutdownTimeout.
+        queue.close()
+        let deadline = ContinuousClock.now + configuration.shutdownTimeout
+        while !queue.isEmpty && ContinuousClock.now < deadline {
+            watch()
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        if !queue.isEmpty {
+            logger.warning("shutdown timeout: answering the requests still queued with 503")
+            queue.failAllWaiting(with: .shuttingDown)
+            abandonAllInFlight(with: .shuttingDown)
+        }
+        stopping.store(true, ordering: .relaxed)
+        queue.wakeWriters(configuration.writers)
+        while runningWriters.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline + .seconds(2) {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    // MARK: - Watchdog
+
+    /// Answers requests that waited too long, and abandons transactions the database is not
+    /// finishing (a frozen or unreachable server): their requests get 503 now, the connection's
+    /// socket is shut down so the writer's blocked call fails and it reconnects.
+    private func watch() {
+        queue.expireWaiting(olderThan: configuration.queueTimeout)
+        let now = ContinuousClock.now
+        let stuck: [InFlight] = inFlight.withLock { transactions in
+            var stuck: [InFlight] = []
+            for (index, transaction) in transactions
+            where !transaction.abandoned && now - transaction.started > configuration.transactionTimeout {
+                transactions[index]?.abandoned = true
+                stuck.append(transaction)
+                _ = shutdown(transaction.socket, Int32(SHUT_RDWR))
+            }
+            return stuck
+        }
+        guard !stuck.isEmpty else { return }
+        logger.error("a database transaction did not finish in time; answering its requests 503 and reconnecting")
+        metrics.databaseErrors.increment()
+        queue.setDatabaseAvailable(false)
+        for transaction in stuck {
+            for request in transaction.requests { queue.finish(request, with: .databaseUnavailable) }
+        }
+    }
+
+    private func abandonAllInFlight(with outcome: IngestOutcome) {
+        let all = inFlight.withLock { transactions in
+            transactions.values.flatMap(\.requests)
+        }
+        for request in all { queue.finish(request, with: outcome) }
+    }
+
+    // MARK: - Writer threads
+
+    private func writerLoop(_ index: Int) {
+        var writer: BatchWriter?
+        while true {
+            if writer == nil {
+                if stopping.load(ordering: .relaxed) { return }
+                do {
+                    writer = try BatchWriter(url: databaseURL)
+                    if !queue.isDatabaseAvailable { logger.info("database reachable again") }
+                    queue.setDatabaseAvailable(true)
+                } catch {
+                    if queue.isDatabaseAvailable {
+                        logger.error("database writer cannot connect", metadata: ["error": "\(error)"])
+                    }
+                    metrics.databaseErrors.increment()
+                    queue.setDatabaseAvailable(false)
+                    Thread.sleep(forTimeInterval: 0.5)
+                    continue
+                }
+            }
+            guard let current = writer else { continue }
+
+            guard queue.waitForWork(timeout: .milliseconds(200)) else {
+                if stopping.load(ordering: .relaxed) { return }
+                if !queue.isDatabaseAvailable {
+                    // Requests are being refused, so none will test this connection: probe it.
+                    if (try? current.connection.query("SELECT 1")) != nil {
+                        queue.setDatabaseAvailable(true)
+                    } else {
+                        writer = nil
+                    }
+                }
+                continue
+            }
+            // Group commit: let a small batch grow for a moment while the queue is not full.
+            if configuration.batchLinger > .zero && queue.waitingRows < configuration.batchMaxRows {
+                Thread.sleep(forTimeInterval: configuration.batchLinger.timeInterval)
+            }
+            let requests = queue.take(maxRows: configuration.batchMaxRows)
+            guard !requests.isEmpty else { continue }
+            if !write(requests, with: current, writerIndex: index) { writer = nil }
+        }
+    }
+
+    /// Writes and answers `requests`; false when the connection failed and must be replaced.
+    private func write(_ requests: [PendingRequest], with writer: BatchWriter, writerIndex: Int) -> Bool {
+        let started = ContinuousClock.now
+        inFlight.withLock {
+            $0[writerIndex] = InFlight(requests: requests, started: started, socket: writer.connection.socketDescriptor)
+        }
+        defer { _ = inFlight.withLock { $0.removeValue(forKey: writerIndex) } }
+        do {
+            let results = try writer.write(requests)
+            let elapsed = ContinuousClock.now - started
+            metrics.batchSeconds.recordNanoseconds(
+                Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            metrics.batchRows.record(requests.reduce(0) { $0 + $1.batch.rows.count })
+            for (request, result) in zip(requests, results) {
+                countMetrics(request, result)
+                queue.finish(
+                    request, with: .committed(accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected))
+            }
+            return true
+        } catch {
+            metrics.databaseErrors.increment()
+            logger.error("database write failed; answering 503", metadata: ["error": "\(error)"])
+            for request in requests { queue.finish(request, with: .databaseUnavailable) }
+            if let error = error as? PostgresError, !error.isConnectionFailure, writer.connection.isHealthy {
+                return true
+            }
+            queue.setDatabaseAvailable(false)
+            return false
+        }
+    }
+
+    private func countMetrics(_ request: PendingRequest, _ result: BatchWriter.RequestResult) {
+        // Per type: every row of the request, minus its duplicates, attributed in row order.
+        var duplicatesLeft = result.duplicates
+        for row in request.batch.rows {
+            let type = row.table.messageType
+            if duplicatesLeft > 0 {
+                metrics.countDuplicate(type)
+                duplicatesLeft -= 1
+            } else {
+                metrics.countAccepted(type)
+            }
+        }
+        for _ in result.rejected { metrics.countRejected(nil) }
+    }
+}
+
+extension EventTable {
+    var messageType: MessageType {
+        switch self {
+        case .tracks: .track
+        case .identifies: .identify
+        case .pages: .page
+        case .screens: .screen
+        case .groups: .group
+        case .aliases: .alias
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for Foundation's sleeping calls.
+    var timeInterval: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,141 @@
+import AsyncHTTPClient
+import CZlib
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import InletServer
+import InletTestSupport
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostgresClient
+import Testing
+
+/// A real Inlet on a real port, over its own migrated database, for HTTP-level tests.
+struct IngestHarness {
+    let databaseURL: String
+    var configuration: ServerConfiguration
+
+    init(_ label: String, configure: (inout IngestConfiguration) -> Void = { _ in }) throws {
+        databaseURL = try TestDatabase.createMigrated(label)
+        configuration = ServerConfiguration(
+            host: "127.0.0.1", port: 0, databaseURL: databaseURL, readinessInterval: .milliseconds(200))
+        configuration.ingest.tenantRefreshInterval = .milliseconds(200)
+        configure(&configuration.ingest)
+    }
+
+    /// Creates a tenant and returns (id, token).
+    func tenant(_ name: String = "tenant") throws -> (id: Int64, token: String) {
+        let (tenant, token) = try TenantStore(connection: TestDatabase.connect(databaseURL)).create(name: name)
+        return (tenant.id, token.value)
+    }
+
+    func connect() throws -> Connection { try TestDatabase.connect(databaseURL) }
+
+    /// Runs `body` against the server, once tenants are loaded and the database is writable.
+    func run<T: Sendable>(_ body: @escaping @Sendable (Client) async throws -> T) async throws -> T {
+        let app = try buildApplication(configuration: configuration, logger: Logger(label: "inlet-tests"))
+        return try await app.test(.live) { testClient in
+            let client = Client(port: try #require(testClient.port))
+            try await client.waitUntilReady()
+            return try await body(client)
+        }
+    }
+
+    /// A minimal HTTP client over a real socket (AsyncHTTPClient), safe to use concurrently.
+    struct Client: Sendable {
+        let port: Int
+
+        struct Answer: Sendable {
+            let status: Int
+            let headers: [String: String]
+            let body: String
+
+            /// The body as a JSON object.
+            var json: [String: Any] {
+                (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+            }
+        }
+
+        func post(
+            _ path: String, _ body: [UInt8], token: String? = nil, headers: [(String, String)] = [],
+            contentType: String? = "application/json"
+        ) async throws -> Answer {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = .POST
+            if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+            if let token {
+                request.headers.add(name: "Authorization", value: "Basic " + Data("\(token):".utf8).base64EncodedString())
+            }
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            request.body = .bytes(body)
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+            let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            var fields: [String: String] = [:]
+            for header in response.headers { fields[header.name.lowercased()] = header.value }
+            return Answer(status: Int(response.status.code), headers: fields, body: String(buffer: bytes))
+        }
+
+        func post(_ path: String, json: String, token: String? = nil, headers: [(String, String)] = []) async throws -> Answer {
+            try await post(path, Array(json.utf8), token: token, headers: headers)
+        }
+
+        func get(_ path: String) async throws -> Answer {
+            let response = try await HTTPClient.shared.execute(
+                HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            return Answer(status: Int(response.status.code), headers: [:], body: String(buffer: bytes))
+        }
+
+        func waitUntilReady() async throws {
+            for _ in 0..<100 {
+                if try await get("/readyz").status == 200 { return }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+    }
+}
+
+/// Segment messages for tests.
+enum Messages {
+    static func track(id: String = UUID().uuidString, user: String = "user-1", event: String = "Signed Up", timestamp: String? = nil) -> String {
+        let time = timestamp.map { #","timestamp":"\#($0)""# } ?? ""
+        return #"{"type":"track","messageId":"\#(id)","userId":"\#(user)","event":"\#(event)","properties":{"plan":"pro","n":1}\#(time)}"#
+    }
+
+    static func identify(id: String = UUID().uuidString, user: String = "user-1", traits: String = #"{"email":"a@example.com"}"#) -> String {
+        #"{"type":"identify","messageId":"\#(id)","userId":"\#(user)","traits":\#(traits)}"#
+    }
+
+    static func array(_ messages: [String]) -> String { "[" + messages.joined(separator: ",") + "]" }
+
+    static func batch(_ messages: [String], extra: String = "") -> String {
+        #"{"batch":["# + messages.joined(separator: ",") + "]" + extra + "}"
+    }
+
+    static func gzip(_ bytes: [UInt8]) -> [UInt8] {
+        var stream = z_stream()
+        deflateInit2_(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        defer { deflateEnd(&stream) }
+        var input = bytes
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, UInt(bytes.count))) + 64)
+        let produced = input.withUnsafeMutableBufferPointer { inBuffer in
+            output.withUnsafeMutableBufferPointer { outBuffer in
+                stream.next_in = inBuffer.baseAddress
+                stream.avail_in = UInt32(inBuffer.count)
+                stream.next_out = outBuffer.baseAddress
+                stream.avail_out = UInt32(outBuffer.count)
+                deflate(&stream, Z_FINISH)
+                return outBuffer.count - Int(stream.avail_out)
+            }
+        }
+        return Array(output.prefix(produced))
+    }
+}
+
+extension Connection {
+    /// Rows of `events.<table>` for a tenant.
+    func count(_ table: String, tenant: Int64, where condition: String = "true") throws -> Int {
+        try query("SELECT count(*) FROM \(table) WHERE tenant_id = $1 AND \(condition)", tenant).first?.decode(Int.self, at: 0) ?? -1
+    }
+}
