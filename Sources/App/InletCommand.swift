@@ -42,7 +42,8 @@ struct Serve: AsyncParsableCommand {
 
 struct TenantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "tenant", abstract: "Manage tenants.", subcommands: [Create.self, List.self])
+        commandName: "tenant", abstract: "Manage tenants.",
+        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, Rotate.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -59,22 +60,8 @@ struct TenantCommand: ParsableCommand {
 
         func run() throws {
             let store = TenantStore(connection: try connectFromEnvironment())
-            let (tenant, token) = try store.create(name: name)
-            let enableURL = EnableURL(
-                integration: environment.string(forKey: "inlet.segment.integration", default: "inlet"), token: token,
-                redirectURL: redirectURL
-            ).url
-            if json {
-                let object: [String: any Sendable] = [
-                    "id": tenant.id, "name": tenant.name, "token": token.value, "enable_url": enableURL,
-                ]
-                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-                print(String(decoding: data, as: UTF8.self))
-            } else {
-                print("tenant \(tenant.id) \"\(tenant.name)\" created")
-                print("token (shown once, store it now): \(token.value)")
-                print("Segment enable URL: \(enableURL)")
-            }
+            let (tenant, token) = try store.create(name: name, redirectURL: redirectURL)
+            printToken(tenant: tenant, token: token, json: json, headline: "tenant \(tenant.id) \"\(tenant.name)\" created")
         }
     }
 
@@ -91,6 +78,102 @@ struct TenantCommand: ParsableCommand {
                         + tenant.createdAt.padding(toLength: 31, withPad: " ", startingAt: 0) + tenant.name)
             }
         }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a tenant: state, tokens, and traffic (is the integration working?).")
+
+        @Argument var id: Int64
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() throws {
+            let details = try TenantStore(connection: try connectFromEnvironment()).show(id: id)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                print(String(decoding: try encoder.encode(details), as: UTF8.self))
+                return
+            }
+            let tenant = details.tenant
+            print("tenant        \(tenant.id) \"\(tenant.name)\"")
+            print("state         \(tenant.enabled ? "enabled" : "DISABLED")")
+            print("created       \(tenant.createdAt)")
+            print("tokens        \(details.activeTokens) usable\(details.graceEndsAt.map { " (an old one stops at \($0))" } ?? "")")
+            print("enable flow   \(tenant.enableCompletedAt.map { "completed \($0)" } ?? "not completed")")
+            print("last 24 h     \(details.messagesLast24Hours) messages stored")
+            print("last message  \(details.lastMessageAt ?? "never")")
+            if let settings = details.segmentSettings { print("settings      \(settings)") }
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop every token of a tenant (on all instances within seconds).")
+        @Argument var id: Int64
+
+        func run() throws {
+            let tenant = try TenantStore(connection: try connectFromEnvironment()).setEnabled(id: id, false)
+            print("tenant \(tenant.id) \"\(tenant.name)\" disabled")
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a disabled tenant's tokens work again.")
+        @Argument var id: Int64
+
+        func run() throws {
+            let tenant = try TenantStore(connection: try connectFromEnvironment()).setEnabled(id: id, true)
+            print("tenant \(tenant.id) \"\(tenant.name)\" enabled")
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a new token; the old one keeps working for a grace period, then stops.")
+        @Argument var id: Int64
+
+        @Option(help: "How long the old token keeps working: 24h (default), 90m, 30s, 0s.")
+        var grace: String = "24h"
+
+        @Flag(help: "Print one JSON object: id, name, token, enable_url.")
+        var json = false
+
+        func run() throws {
+            guard let graceDuration = parseDuration(grace) else {
+                throw ValidationError("--grace takes a number followed by s, m or h, e.g. 24h")
+            }
+            let store = TenantStore(connection: try connectFromEnvironment())
+            let (token, ends) = try store.rotate(id: id, grace: graceDuration)
+            let tenant = try store.show(id: id).tenant
+            printToken(tenant: tenant, token: token, json: json, headline: "tenant \(id): new token; the old one works until \(ends)")
+        }
+    }
+}
+
+/// `24h`, `90m`, `30s`, or plain seconds.
+func parseDuration(_ text: String) -> Duration? {
+    let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600]
+    if let unit = text.last, let scale = units[unit], let value = Int64(text.dropLast()), value >= 0 {
+        return .seconds(value * scale)
+    }
+    return Int64(text).flatMap { $0 >= 0 ? .seconds($0) : nil }
+}
+
+func printToken(tenant: Tenant, token: TenantToken, json: Bool, headline: String) {
+    let enableURL = EnableURL(
+        integration: environment.string(forKey: "inlet.segment.integration", default: "inlet"), token: token,
+        redirectURL: tenant.redirectURL
+    ).url
+    if json {
+        let object: [String: any Sendable] = ["id": tenant.id, "name": tenant.name, "token": token.value, "enable_url": enableURL]
+        if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+            print(String(decoding: data, as: UTF8.self))
+        }
+    } else {
+        print(headline)
+        print("token (shown once, store it now): \(token.value)")
+        print("Segment enable URL: \(enableURL)")
     }
 }
 

@@ -34,8 +34,16 @@ public func buildApplication(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
-    IngestRoutes(tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest, metrics: metrics)
-        .register(on: router)
+    IngestRoutes(
+        tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest, metrics: metrics,
+        settings: SegmentSettings(database: database, logger: logger)
+    ).register(on: router)
+    if let adminToken = configuration.adminToken {
+        AdminRoutes(
+            adminToken: adminToken, database: database, integration: configuration.segmentIntegration,
+            publicURL: configuration.publicURL
+        ).register(on: router)
+    }
 
     return Application(
         router: router,

@@ -33,8 +33,10 @@ struct IngestHarness {
     func connect() throws -> Connection { try TestDatabase.connect(databaseURL) }
 
     /// Runs `body` against the server, once tenants are loaded and the database is writable.
-    func run<T: Sendable>(_ body: @escaping @Sendable (Client) async throws -> T) async throws -> T {
-        let app = try buildApplication(configuration: configuration, logger: Logger(label: "inlet-tests"))
+    func run<T: Sendable>(
+        logger: Logger = Logger(label: "inlet-tests"), _ body: @escaping @Sendable (Client) async throws -> T
+    ) async throws -> T {
+        let app = try buildApplication(configuration: configuration, logger: logger)
         return try await app.test(.live) { testClient in
             let client = Client(port: try #require(testClient.port))
             try await client.waitUntilReady()
@@ -80,12 +82,28 @@ struct IngestHarness {
             try await post(path, Array(json.utf8), token: token, headers: headers)
         }
 
-        func get(_ path: String) async throws -> Answer {
-            let response = try await HTTPClient.shared.execute(
-                HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)"), timeout: .seconds(10))
-            let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-            return Answer(status: Int(response.status.code), headers: [:], body: String(buffer: bytes))
+        func get(_ path: String, headers: [(String, String)] = []) async throws -> Answer {
+            try await send(.GET, path, headers: headers)
         }
+
+        /// Any request; redirects are not followed, so a 302 is seen as such.
+        func send(_ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: String? = nil) async throws -> Answer {
+            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+            request.method = method
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            if let body {
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(Array(body.utf8))
+            }
+            let response = try await Self.noRedirects.execute(request, timeout: .seconds(10))
+            let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            var fields: [String: String] = [:]
+            for header in response.headers { fields[header.name.lowercased()] = header.value }
+            return Answer(status: Int(response.status.code), headers: fields, body: String(buffer: bytes))
+        }
+
+        static let noRedirects = HTTPClient(
+            eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
 
         func waitUntilReady() async throws {
             for _ in 0..<100 {
@@ -138,4 +156,16 @@ extension Connection {
     func count(_ table: String, tenant: Int64, where condition: String = "true") throws -> Int {
         try query("SELECT count(*) FROM \(table) WHERE tenant_id = $1 AND \(condition)", tenant).first?.decode(Int.self, at: 0) ?? -1
     }
+}
+
+/// Polls `check` until it holds or `timeout` passes; returns its last answer. For effects that
+/// follow after a background interval (token reloads, settings writes), without a fixed sleep
+/// that a loaded machine could outlast.
+func eventually(_ timeout: Duration = .seconds(5), _ check: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await check() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await check()
 }

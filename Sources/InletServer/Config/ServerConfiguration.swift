@@ -11,6 +11,12 @@ public struct ServerConfiguration: Sendable {
     public var readinessInterval: Duration
     /// The ingest path's limits, queue and writers.
     public var ingest = IngestConfiguration()
+    /// Bearer token of the admin API; the API is absent when nil.
+    public var adminToken: String?
+    /// This service's public base URL, where Segment returns users after the enable flow.
+    public var publicURL: String?
+    /// The integration's name in Segment (the enable URL's `integration`).
+    public var segmentIntegration = "inlet"
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -24,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_HOST` (`inlet.host`, default `0.0.0.0`)
     /// - `INLET_PORT` (`inlet.port`, default `8080`)
     /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
+    /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
+    ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`)
+    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -31,5 +40,8 @@ public struct ServerConfiguration: Sendable {
             databaseURL: try reader.requiredString(forKey: "database.url", isSecret: true),
             readinessInterval: .milliseconds(reader.int(forKey: "inlet.readiness.interval.ms", default: 1_000)))
         ingest = IngestConfiguration(reader: reader)
+        adminToken = reader.string(forKey: "inlet.admin.token", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        publicURL = reader.string(forKey: "inlet.public.url")
+        segmentIntegration = reader.string(forKey: "inlet.segment.integration", default: "inlet")
     }
 }

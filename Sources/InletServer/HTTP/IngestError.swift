@@ -30,7 +30,7 @@ struct IngestError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
-        let body = try JSONEncoder().encode(Body(message: message, rejected: rejected.isEmpty ? nil : rejected))
+        let body = try JSONEncoder.sorted.encode(Body(message: message, rejected: rejected.isEmpty ? nil : rejected))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }
 }
@@ -55,9 +55,18 @@ struct IngestAccepted: ResponseGenerator {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder().encode(Body(accepted: accepted, duplicates: duplicates, rejected: rejected))
+        let body = try JSONEncoder.sorted.encode(Body(accepted: accepted, duplicates: duplicates, rejected: rejected))
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension JSONEncoder {
+    /// Keys in a stable order (`accepted`, `duplicates`, `rejected` read as SPEC lists them).
+    static var sorted: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 }

@@ -17,6 +17,9 @@ struct IngestRoutes: Sendable {
     let parser: MessageParser
     let configuration: IngestConfiguration
     let metrics: IngestMetrics
+    let settings: SegmentSettings
+
+    static let segmentSettingsHeader = HTTPField.Name("X-Segment-Settings")
 
     func register(on router: Router<some RequestContext>) {
         router.post("/") { request, context in try await ingest(request, impliedType: nil) }
@@ -66,6 +69,9 @@ struct IngestRoutes: Sendable {
             tenantID = try tenant(for: writeKey)
         }
         guard let tenantID else { throw IngestError.unauthorized("authentication failed") }
+        if let name = Self.segmentSettingsHeader, let header = request.headers[name] {
+            settings.observe(tenantID: tenantID, header: header)
+        }
 
         let rejected = batch.rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) }
         if batch.messageCount == 0 { return IngestAccepted(accepted: 0, duplicates: 0, rejected: []) }

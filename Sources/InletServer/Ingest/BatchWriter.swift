@@ -164,6 +164,7 @@ final class BatchWriter {
                 if table == .identifies { try updateProfiles(table: "users", from: "stage_identifies", key: "user_id") }
                 if table == .groups { try updateProfiles(table: "accounts", from: "stage_groups", key: "group_id") }
             }
+            try recordTraffic(requests, written: counts, duplicates: duplicates)
             if sideTables {
                 try quarantine(requests, poisoned: poisoned)
                 try recordDeletes(requests)
@@ -238,6 +239,25 @@ final class BatchWriter {
                 last_seen_at = greatest(p.last_seen_at, EXCLUDED.last_seen_at),
                 updated_at = now()
             """)
+    }
+
+    /// Adds this transaction's stored messages to each tenant's hourly traffic (what
+    /// `inlet tenant show` reports), in the writer's own row.
+    private func recordTraffic(_ requests: [PendingRequest], written: [Int], duplicates: [Int]) throws {
+        var perTenant: [Int64: Int] = [:]
+        for index in requests.indices where written[index] > duplicates[index] {
+            perTenant[requests[index].tenantID, default: 0] += written[index] - duplicates[index]
+        }
+        guard !perTenant.isEmpty else { return }
+        try connection.query(
+            """
+            INSERT INTO inlet.tenant_traffic AS r (tenant_id, hour, writer, messages, last_message_at)
+            SELECT tenant, date_trunc('hour', now()), pg_backend_pid(), messages, now()
+            FROM unnest($1::bigint[], $2::bigint[]) AS u(tenant, messages)
+            ON CONFLICT (tenant_id, hour, writer) DO UPDATE
+            SET messages = r.messages + EXCLUDED.messages, last_message_at = EXCLUDED.last_message_at
+            """, "{" + perTenant.keys.map(String.init).joined(separator: ",") + "}",
+            "{" + perTenant.keys.map { String(perTenant[$0] ?? 0) }.joined(separator: ",") + "}")
     }
 
     private func quarantine(_ requests: [PendingRequest], poisoned: [(RowRef, PostgresError)]) throws {

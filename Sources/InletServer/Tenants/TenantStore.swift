@@ -6,50 +6,173 @@ public struct Tenant: Sendable, Hashable, Codable {
     public let name: String
     public let enabled: Bool
     public let createdAt: String
+    public let redirectURL: String?
+    public let enableCompletedAt: String?
 }
 
-/// Creates and lists tenants. Blocking: call from a CLI or a pool thread.
+/// A tenant with its tokens and its traffic: what `inlet tenant show` prints.
+public struct TenantDetails: Sendable, Hashable, Codable {
+    public let tenant: Tenant
+    /// Usable tokens: the current one (no expiry) and any still in a rotation's grace period.
+    public let activeTokens: Int
+    /// When the oldest token still in its grace period stops working.
+    public let graceEndsAt: String?
+    public let messagesLast24Hours: Int64
+    public let lastMessageAt: String?
+    public let segmentSettings: String?
+}
+
+/// Who changed a tenant, for the audit trail.
+public enum Actor: String, Sendable {
+    case cli
+    case adminAPI = "admin-api"
+}
+
+/// Tenants and their tokens. Blocking: call from a CLI or a pool thread.
 public struct TenantStore {
     let connection: Connection
 
     public init(connection: Connection) { self.connection = connection }
 
+    static let columns = "t.id, t.name, t.enabled, t.created_at, t.redirect_url, t.enable_completed_at"
+
     /// Creates a tenant with a fresh token; the token is returned once and only its hash stored.
-    public func create(name: String) throws -> (Tenant, TenantToken) {
+    public func create(name: String, redirectURL: String? = nil, actor: Actor = .cli) throws -> (Tenant, TenantToken) {
         let token = TenantToken.generate()
         let tenant = try connection.transaction {
             let row = try connection.query(
-                "INSERT INTO inlet.tenants (name) VALUES ($1) RETURNING id, name, enabled, created_at", name
+                "INSERT INTO inlet.tenants AS t (name, redirect_url) VALUES ($1, $2) RETURNING \(Self.columns)", name, redirectURL
             ).first
             guard let row else { throw PostgresError(kind: .query, message: "INSERT returned no row") }
             let tenant = try Self.tenant(from: row)
-            try connection.query(
-                "INSERT INTO inlet.tenant_tokens (token_sha256, tenant_id) VALUES ($1, $2)",
-                ByteaValue(token.sha256), tenant.id)
+            try insert(token, for: tenant.id)
+            try audit(tenant.id, "create", actor)
             return tenant
         }
         return (tenant, token)
+    }
+
+    /// Issues a new token; tokens issued before keep working for `grace`, then stop (every
+    /// instance reloads tokens within seconds, so no restart is needed).
+    public func rotate(id: Int64, grace: Duration, actor: Actor = .cli, action: String = "rotate") throws -> (TenantToken, graceEndsAt: String) {
+        let token = TenantToken.generate()
+        let seconds = Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18
+        let ends = try connection.transaction { () -> String in
+            try requireTenant(id)
+            try connection.query(
+                """
+                UPDATE inlet.tenant_tokens
+                SET expires_at = least(coalesce(expires_at, 'infinity'), now() + make_interval(secs => $2))
+                WHERE tenant_id = $1
+                """, id, seconds)
+            try insert(token, for: id)
+            try audit(id, action, actor, detail: #"{"grace_seconds": \#(seconds)}"#)
+            let ends = try connection.query("SELECT (now() + make_interval(secs => $1))::text", seconds).first
+            return try ends?.decode(String.self, at: 0) ?? ""
+        }
+        return (token, ends)
+    }
+
+    /// Stops (or restarts) every token of the tenant; takes effect within the refresh interval.
+    public func setEnabled(id: Int64, _ enabled: Bool, actor: Actor = .cli) throws -> Tenant {
+        try connection.transaction {
+            guard
+                let row = try connection.query(
+                    "UPDATE inlet.tenants AS t SET enabled = $2, updated_at = now() WHERE id = $1 RETURNING \(Self.columns)", id,
+                    enabled
+                ).first
+            else { throw TenantError.notFound(id) }
+            try audit(id, enabled ? "enable" : "disable", actor)
+            return try Self.tenant(from: row)
+        }
     }
 
     /// The tenant that `token` currently authenticates, if any (enabled, token not expired).
     public func tenant(authenticatedBy token: TenantToken) throws -> Tenant? {
         try connection.query(
             """
-            SELECT t.id, t.name, t.enabled, t.created_at FROM inlet.tenant_tokens k
-            JOIN inlet.tenants t ON t.id = k.tenant_id
+            SELECT \(Self.columns) FROM inlet.tenant_tokens k JOIN inlet.tenants t ON t.id = k.tenant_id
             WHERE k.token_sha256 = $1 AND t.enabled AND (k.expires_at IS NULL OR k.expires_at > now())
             """, ByteaValue(token.sha256)
         ).first.map(Self.tenant(from:))
     }
 
     public func list() throws -> [Tenant] {
-        try connection.query("SELECT id, name, enabled, created_at FROM inlet.tenants ORDER BY id").rows
-            .map(Self.tenant(from:))
+        try connection.query("SELECT \(Self.columns) FROM inlet.tenants t ORDER BY id").rows.map(Self.tenant(from:))
+    }
+
+    public func show(id: Int64) throws -> TenantDetails {
+        guard
+            let row = try connection.query(
+                """
+                SELECT \(Self.columns),
+                    (SELECT count(*) FROM inlet.tenant_tokens k WHERE k.tenant_id = t.id AND (k.expires_at IS NULL OR k.expires_at > now())),
+                    (SELECT min(expires_at)::text FROM inlet.tenant_tokens k WHERE k.tenant_id = t.id AND k.expires_at > now()),
+                    (SELECT coalesce(sum(messages), 0) FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id AND r.hour > now() - interval '24 hours'),
+                    (SELECT max(last_message_at)::text FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id),
+                    t.segment_settings::text
+                FROM inlet.tenants t WHERE t.id = $1
+                """, id
+            ).first
+        else { throw TenantError.notFound(id) }
+        return TenantDetails(
+            tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 6), graceEndsAt: try row.decode(at: 7),
+            messagesLast24Hours: try row.decode(at: 8), lastMessageAt: try row.decode(at: 9), segmentSettings: try row.decode(at: 10))
+    }
+
+    /// Records that the tenant came back from Segment's enable page.
+    public func recordEnableCompleted(id: Int64) throws -> Tenant {
+        try connection.transaction {
+            guard
+                let row = try connection.query(
+                    "UPDATE inlet.tenants AS t SET enable_completed_at = now(), updated_at = now() WHERE id = $1 RETURNING \(Self.columns)",
+                    id
+                ).first
+            else { throw TenantError.notFound(id) }
+            try audit(id, "enable_flow_completed", .adminAPI)
+            return try Self.tenant(from: row)
+        }
+    }
+
+    /// Stores Segment's settings for the tenant when they differ from what is stored.
+    public func saveSegmentSettings(id: Int64, json: String) throws {
+        try connection.query(
+            """
+            UPDATE inlet.tenants SET segment_settings = $2::jsonb, settings_updated_at = now()
+            WHERE id = $1 AND segment_settings IS DISTINCT FROM $2::jsonb
+            """, id, json)
+    }
+
+    // MARK: - Pieces
+
+    private func insert(_ token: TenantToken, for id: Int64) throws {
+        try connection.query(
+            "INSERT INTO inlet.tenant_tokens (token_sha256, tenant_id) VALUES ($1, $2)", ByteaValue(token.sha256), id)
+    }
+
+    private func audit(_ id: Int64, _ action: String, _ actor: Actor, detail: String? = nil) throws {
+        try connection.query(
+            "INSERT INTO inlet.tenant_audit (tenant_id, action, actor, detail) VALUES ($1, $2, $3, $4::jsonb)", id, action,
+            actor.rawValue, detail)
+    }
+
+    private func requireTenant(_ id: Int64) throws {
+        guard try connection.query("SELECT 1 FROM inlet.tenants WHERE id = $1", id).first != nil else {
+            throw TenantError.notFound(id)
+        }
     }
 
     static func tenant(from row: Row) throws -> Tenant {
         Tenant(
             id: try row.decode(at: 0), name: try row.decode(at: 1), enabled: try row.decode(at: 2),
-            createdAt: try row.decode(at: 3))
+            createdAt: try row.decode(at: 3), redirectURL: try row.decode(at: 4), enableCompletedAt: try row.decode(at: 5))
     }
+}
+
+/// A tenant operation that cannot be done.
+public struct TenantError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public let isNotFound: Bool
+
+    static func notFound(_ id: Int64) -> TenantError { TenantError(description: "no tenant \(id)", isNotFound: true) }
 }

@@ -1,0 +1,42 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Keeps each tenant's latest `X-Segment-Settings` (base64 JSON of the partner's custom
+/// settings, sent by Segment on every request) without a write per request: the last value seen
+/// per tenant is remembered, and only a change is written, in the background.
+final class SegmentSettings: Sendable {
+    private let database: BlockingDatabase
+    private let logger: Logger
+    private let lastSeen = Mutex<[Int64: String]>([:])
+
+    init(database: BlockingDatabase, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    func observe(tenantID: Int64, header: String) {
+        let changed = lastSeen.withLock { seen in
+            guard seen[tenantID] != header else { return false }
+            seen[tenantID] = header
+            return true
+        }
+        guard changed else { return }
+        guard let data = Data(base64Encoded: header),
+            (try? JSONSerialization.jsonObject(with: data)) is [String: Any],
+            let json = String(data: data, encoding: .utf8)
+        else {
+            logger.notice("ignoring an X-Segment-Settings header that is not base64 of a JSON object", metadata: ["tenant": "\(tenantID)"])
+            return
+        }
+        let database = database
+        let logger = logger
+        Task {
+            do {
+                try await database.withConnection { try TenantStore(connection: $0).saveSegmentSettings(id: tenantID, json: json) }
+            } catch {
+                logger.warning("could not save Segment settings", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
+            }
+        }
+    }
+}
