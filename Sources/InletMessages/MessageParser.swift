@@ -246,9 +246,13 @@ struct ParseRun {
         return limit % 1024 == 0 ? "message is larger than \(limit / 1024) KiB" : "message is larger than \(limit) bytes"
     }
 
-    mutating func reject(index: Int, raw: Range<Int>, messageID: String?, reason: String, isUnknownType: Bool = false) {
+    mutating func reject(
+        index: Int, raw: Range<Int>, messageID: String?, reason: String, isUnknownType: Bool = false, type: MessageType? = nil
+    ) {
         let rawBytes = Array(UnsafeBufferPointer(start: bytes + raw.lowerBound, count: min(raw.count, RejectedMessage.maxRawBytes)))
         batch.rejects.append(
-            RejectedMessage(messageIndex: index, messageID: messageID, reason: reason, raw: rawBytes, isUnknownType: isUnknownType))
+            RejectedMessage(
+                messageIndex: index, messageID: messageID, reason: reason, raw: rawBytes, isUnknownType: isUnknownType,
+                type: type))
     }
 }

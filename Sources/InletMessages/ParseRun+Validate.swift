@@ -24,9 +24,10 @@ extension ParseRun {
         }
         switch validate(fields, raw: raw) {
         case .failure(let refusal):
+            let knownType = fields.type.flatMap { $0.kind == .string ? messageType($0) : nil } ?? impliedType
             reject(
                 index: index, raw: raw, messageID: usableMessageID(fields), reason: refusal.reason,
-                isUnknownType: refusal.isUnknownType)
+                isUnknownType: refusal.isUnknownType, type: refusal.isUnknownType ? nil : knownType)
         case .success(let message):
             if message.type == .delete {
                 let messageID = message.messageID.map { JSONSanitizer.string(bytes, $0) } ?? MessageID.generated(bytes, raw)

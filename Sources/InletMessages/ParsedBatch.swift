@@ -77,11 +77,17 @@ public struct RejectedMessage: Sendable, Hashable {
     public var raw: [UInt8]
     /// The message's `type` was not one Inlet knows: a single such message is answered 501.
     public var isUnknownType: Bool
+    /// The message's type when it had a known one (for per-type metrics).
+    public var type: MessageType?
 
     /// Quarantine rows keep at most this much of a message.
     public static let maxRawBytes = 64 * 1024
 
-    public init(messageIndex: Int, messageID: String?, reason: String, raw: [UInt8], isUnknownType: Bool = false) {
+    public init(
+        messageIndex: Int, messageID: String?, reason: String, raw: [UInt8], isUnknownType: Bool = false,
+        type: MessageType? = nil
+    ) {
+        self.type = type
         self.messageIndex = messageIndex
         self.messageID = messageID
         self.reason = reason

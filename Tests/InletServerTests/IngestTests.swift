@@ -199,14 +199,29 @@ import Testing
         #expect(try db.count("inlet.rejected_messages", tenant: b.id, where: "message_id = '\(poisonID)'") == 1)
     }
 
+    @Test func aDeleteIsRecordedAndAcknowledged() async throws {
+        let harness = try IngestHarness("delete")
+        let (tenant, token) = try harness.tenant()
+        let id = UUID().uuidString
+        try await harness.run { client in
+            let answer = try await client.post("/", json: #"{"type":"delete","messageId":"\#(id)","userId":"gone-user"}"#, token: token)
+            #expect(answer.status == 200, "\(answer.body)")
+            // Without userId it is invalid.
+            #expect(try await client.post("/", json: #"{"type":"delete","anonymousId":"a"}"#, token: token).status == 400)
+        }
+        #expect(try harness.connect().count("inlet.delete_requests", tenant: tenant, where: "user_id = 'gone-user' AND message_id = '\(id)'") == 1)
+    }
+
     @Test func metricsAreExposedInPrometheusFormat() async throws {
         let harness = try IngestHarness("metrics")
         let (_, token) = try harness.tenant()
         try await harness.run { client in
             _ = try await client.post("/", json: Messages.track(), token: token)
+            _ = try await client.post("/", json: Messages.array([Messages.track(), #"{"type":"identify"}"#]), token: token)
             let metrics = try await client.get("/metrics")
             #expect(metrics.status == 200)
-            #expect(metrics.body.contains(#"inlet_messages_accepted_total{type="track"} 1"#))
+            #expect(metrics.body.contains(#"inlet_messages_accepted_total{type="track"} 2"#))
+            #expect(metrics.body.contains(#"inlet_messages_rejected_total{type="identify"} 1"#))
             #expect(metrics.body.contains("inlet_queue_messages"))
             #expect(metrics.body.contains("inlet_copy_batch_rows"))
         }

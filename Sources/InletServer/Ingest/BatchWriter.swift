@@ -24,9 +24,13 @@ final class BatchWriter {
 
     /// The outcome of each request, in the order given.
     struct RequestResult: Equatable {
-        var accepted = 0
-        var duplicates = 0
+        /// Rows stored now and rows found already stored, per table (`EventTable.rawValue`).
+        var acceptedByTable = [Int](repeating: 0, count: EventTable.allCases.count)
+        var duplicatesByTable = [Int](repeating: 0, count: EventTable.allCases.count)
         var rejected: [RejectedMessage] = []
+
+        var accepted: Int { acceptedByTable.reduce(0, +) }
+        var duplicates: Int { duplicatesByTable.reduce(0, +) }
     }
 
     /// One row of one request.
@@ -83,7 +87,7 @@ final class BatchWriter {
                 if seen.insert(key).inserted {
                     rows.append(RowRef(request: requestIndex, row: rowIndex))
                 } else {
-                    results[requestIndex].duplicates += 1
+                    results[requestIndex].duplicatesByTable[row.table.rawValue] += 1
                 }
             }
         }
@@ -147,8 +151,10 @@ final class BatchWriter {
         _ rows: [RowRef], of requests: [PendingRequest], results: inout [RequestResult], sideTables: Bool,
         poisoned: [(RowRef, PostgresError)]
     ) throws {
-        var counts = [Int](repeating: 0, count: requests.count)  // rows written per request
-        var duplicates = [Int](repeating: 0, count: requests.count)
+        // Per request and table: rows written by this transaction, and those already stored.
+        let empty = [Int](repeating: 0, count: EventTable.allCases.count)
+        var written = [[Int]](repeating: empty, count: requests.count)
+        var duplicates = [[Int]](repeating: empty, count: requests.count)
         try connection.transaction {
             for table in EventTable.allCases {
                 let tableRows = rows.filter { requests[$0.request].batch.rows[$0.row].table == table }
@@ -157,22 +163,25 @@ final class BatchWriter {
                 let inserted = try connection.query(
                     "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
                 ).affectedRows
-                for ref in tableRows { counts[ref.request] += 1 }
+                for ref in tableRows { written[ref.request][table.rawValue] += 1 }
                 if inserted < tableRows.count {
-                    for ref in try alreadyStored(table, tableRows, of: requests) { duplicates[ref.request] += 1 }
+                    for ref in try alreadyStored(table, tableRows, of: requests) { duplicates[ref.request][table.rawValue] += 1 }
                 }
                 if table == .identifies { try updateProfiles(table: "users", from: "stage_identifies", key: "user_id") }
                 if table == .groups { try updateProfiles(table: "accounts", from: "stage_groups", key: "group_id") }
             }
-            try recordTraffic(requests, written: counts, duplicates: duplicates)
+            try recordTraffic(
+                requests, stored: requests.indices.map { written[$0].reduce(0, +) - duplicates[$0].reduce(0, +) })
             if sideTables {
                 try quarantine(requests, poisoned: poisoned)
                 try recordDeletes(requests)
             }
         }
         for index in requests.indices {
-            results[index].accepted += counts[index] - duplicates[index]
-            results[index].duplicates += duplicates[index]
+            for table in EventTable.allCases.map(\.rawValue) {
+                results[index].acceptedByTable[table] += written[index][table] - duplicates[index][table]
+                results[index].duplicatesByTable[table] += duplicates[index][table]
+            }
         }
     }
 
@@ -243,10 +252,10 @@ final class BatchWriter {
 
     /// Adds this transaction's stored messages to each tenant's hourly traffic (what
     /// `inlet tenant show` reports), in the writer's own row.
-    private func recordTraffic(_ requests: [PendingRequest], written: [Int], duplicates: [Int]) throws {
+    private func recordTraffic(_ requests: [PendingRequest], stored: [Int]) throws {
         var perTenant: [Int64: Int] = [:]
-        for index in requests.indices where written[index] > duplicates[index] {
-            perTenant[requests[index].tenantID, default: 0] += written[index] - duplicates[index]
+        for index in requests.indices where stored[index] > 0 {
+            perTenant[requests[index].tenantID, default: 0] += stored[index]
         }
         guard !perTenant.isEmpty else { return }
         try connection.query(

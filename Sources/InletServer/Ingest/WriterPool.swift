@@ -170,7 +170,8 @@ public final class WriterPool: Service, Sendable {
                 Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             metrics.batchRows.record(requests.reduce(0) { $0 + $1.batch.rows.count })
             for (request, result) in zip(requests, results) {
-                countMetrics(request, result)
+                countMetrics(result)
+                metrics.countAccepted(.delete, request.batch.deletes.count)
                 queue.finish(
                     request, with: .committed(accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected))
             }
@@ -187,19 +188,12 @@ public final class WriterPool: Service, Sendable {
         }
     }
 
-    private func countMetrics(_ request: PendingRequest, _ result: BatchWriter.RequestResult) {
-        // Per type: every row of the request, minus its duplicates, attributed in row order.
-        var duplicatesLeft = result.duplicates
-        for row in request.batch.rows {
-            let type = row.table.messageType
-            if duplicatesLeft > 0 {
-                metrics.countDuplicate(type)
-                duplicatesLeft -= 1
-            } else {
-                metrics.countAccepted(type)
-            }
+    private func countMetrics(_ result: BatchWriter.RequestResult) {
+        for table in EventTable.allCases {
+            metrics.countAccepted(table.messageType, result.acceptedByTable[table.rawValue])
+            metrics.countDuplicate(table.messageType, result.duplicatesByTable[table.rawValue])
         }
-        for _ in result.rejected { metrics.countRejected(nil) }
+        for rejected in result.rejected { metrics.countRejected(rejected.type) }
     }
 }
 

@@ -47,8 +47,12 @@ public struct IngestMetrics: Sendable {
         batchSeconds = Timer(label: "inlet_copy_batch_seconds", factory: factory)
     }
 
-    func countAccepted(_ type: MessageType, _ count: Int = 1) { accepted[type.index].increment(by: count) }
-    func countDuplicate(_ type: MessageType, _ count: Int = 1) { duplicates[type.index].increment(by: count) }
+    func countAccepted(_ type: MessageType, _ count: Int = 1) {
+        if count > 0 { accepted[type.index].increment(by: count) }
+    }
+    func countDuplicate(_ type: MessageType, _ count: Int = 1) {
+        if count > 0 { duplicates[type.index].increment(by: count) }
+    }
     /// Rejected messages whose type is not known are counted under "unknown".
     func countRejected(_ type: MessageType?) {
         if let type { rejected[type.index].increment() } else { rejectedUnknown.increment() }
