@@ -44,6 +44,12 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         return text
     }
 
+    /// SQLSTATE and primary message only, for logs: the server's `detail` may quote row values
+    /// ("Failing row contains ..."), which are customer data.
+    public var summary: String {
+        sqlState.map { "\($0): \(message)" } ?? message
+    }
+
     /// True when the connection itself is unusable and must be re-established.
     public var isConnectionFailure: Bool {
         kind == .connection || (sqlState.map { $0.hasPrefix("08") || $0 == SQLState.adminShutdown } ?? false)

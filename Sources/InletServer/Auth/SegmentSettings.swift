@@ -35,7 +35,7 @@ final class SegmentSettings: Sendable {
             do {
                 try await database.withConnection { try TenantStore(connection: $0).saveSegmentSettings(id: tenantID, json: json) }
             } catch {
-                logger.warning("could not save Segment settings", metadata: ["tenant": "\(tenantID)", "error": "\(error)"])
+                logger.warning("could not save Segment settings", metadata: ["tenant": "\(tenantID)", "error": "\(logDescription(error))"])
             }
         }
     }

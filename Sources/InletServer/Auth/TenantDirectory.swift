@@ -89,7 +89,7 @@ public final class TenantDirectory: Service, Sendable {
             // Shutting down.
         } catch {
             // Keep serving with the last good set; a database outage is reported by /readyz.
-            logger.warning("could not reload tenant tokens", metadata: ["error": "\(error)"])
+            logger.warning("could not reload tenant tokens", metadata: ["error": "\(logDescription(error))"])
         }
     }
 }

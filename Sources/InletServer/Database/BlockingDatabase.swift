@@ -24,3 +24,9 @@ public struct BlockingDatabase: Sendable {
         }
     }
 }
+
+/// An error as it may appear in logs: a database error without its `detail` (which can quote
+/// customer data), anything else as it describes itself.
+func logDescription(_ error: any Error) -> String {
+    (error as? PostgresError)?.summary ?? "\(error)"
+}

@@ -68,7 +68,7 @@ public final class Readiness: Service, Sendable {
         } catch let error as PostgresError where error.sqlState == SQLState.undefinedTable {
             next = .schemaNotCurrent
         } catch {
-            next = .databaseUnavailable("\(error)")
+            next = .databaseUnavailable("\(logDescription(error))")
         }
         let previous = current.withLock { state in
             defer { state = next }

@@ -124,7 +124,7 @@ public final class WriterPool: Service, Sendable {
                     queue.setDatabaseAvailable(true)
                 } catch {
                     if queue.isDatabaseAvailable {
-                        logger.error("database writer cannot connect", metadata: ["error": "\(error)"])
+                        logger.error("database writer cannot connect", metadata: ["error": "\(logDescription(error))"])
                     }
                     metrics.databaseErrors.increment()
                     queue.setDatabaseAvailable(false)
@@ -178,7 +178,7 @@ public final class WriterPool: Service, Sendable {
             return true
         } catch {
             metrics.databaseErrors.increment()
-            logger.error("database write failed; answering 503", metadata: ["error": "\(error)"])
+            logger.error("database write failed; answering 503", metadata: ["error": "\(logDescription(error))"])
             for request in requests { queue.finish(request, with: .databaseUnavailable) }
             if let error = error as? PostgresError, !error.isConnectionFailure, writer.connection.isHealthy {
                 return true
