@@ -28,7 +28,9 @@ public func buildApplication(
     limits.maxMessagesPerBody = ingest.maxMessagesPerBody
 
     let router = Router()
-    HealthRoutes(readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }).register(on: router)
+    HealthRoutes(
+        readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }, tenantsLoaded: { tenants.isLoaded }
+    ).register(on: router)
     router.get("metrics") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
@@ -45,8 +47,11 @@ public func buildApplication(
         ).register(on: router)
     }
 
+    let idleNanoseconds = configuration.idleTimeout.components.seconds * 1_000_000_000
+        + configuration.idleTimeout.components.attoseconds / 1_000_000_000
     return Application(
         router: router,
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
         services: [tenants, readiness, writers],
         logger: logger

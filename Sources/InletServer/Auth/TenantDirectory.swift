@@ -47,6 +47,9 @@ public final class TenantDirectory: Service, Sendable {
         case notLoaded
     }
 
+    /// True once tokens were loaded: before that, every request would be refused with 503.
+    public var isLoaded: Bool { tokens.withLock { $0 != nil } }
+
     /// The tenant a token authenticates.
     public func authenticate(token: String) -> Lookup {
         let hash = TokenHash(token: token)

@@ -17,6 +17,10 @@ public struct ServerConfiguration: Sendable {
     public var publicURL: String?
     /// The integration's name in Segment (the enable URL's `integration`).
     public var segmentIntegration = "inlet"
+    /// A connection that sends nothing for this long is closed, so stalled (slow-loris) clients
+    /// do not hold connections forever. Longer than a load balancer's idle timeout (AWS ALB: 60 s),
+    /// so the balancer, not Inlet, closes idle keep-alive connections.
+    public var idleTimeout: Duration = .seconds(75)
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -31,7 +35,7 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_PORT` (`inlet.port`, default `8080`)
     /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
     /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
-    ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`)
+    ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
     /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
@@ -43,5 +47,6 @@ public struct ServerConfiguration: Sendable {
         adminToken = reader.string(forKey: "inlet.admin.token", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         publicURL = reader.string(forKey: "inlet.public.url")
         segmentIntegration = reader.string(forKey: "inlet.segment.integration", default: "inlet")
+        idleTimeout = .milliseconds(reader.int(forKey: "inlet.idle.timeout.ms", default: 75_000))
     }
 }

@@ -5,6 +5,8 @@ struct HealthRoutes {
     let readiness: Readiness
     /// False while the writers cannot reach the database (they notice before the next check).
     let databaseWritable: @Sendable () -> Bool
+    /// False until tenant tokens were first loaded.
+    let tenantsLoaded: @Sendable () -> Bool
 
     func register(on router: Router<some RequestContext>) {
         router.get("healthz") { _, _ in
@@ -12,6 +14,8 @@ struct HealthRoutes {
         }
         router.get("readyz") { _, _ in
             switch readiness.state {
+            case .ready where !tenantsLoaded():
+                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "starting"]))
             case .ready where !databaseWritable():
                 return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "database unavailable"]))
             case .ready:

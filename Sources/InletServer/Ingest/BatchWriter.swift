@@ -230,6 +230,10 @@ final class BatchWriter {
         }
     }
 
+    /// Longest user or group id given a profile row: the id is the profile table's key, and a
+    /// btree entry must fit in a third of a page. Longer ids are still stored with their message.
+    static let maxProfileIDBytes = 2_048
+
     /// Keeps events.users / events.accounts current from this transaction's identifies / groups:
     /// traits merged (a newer message's keys win; an older, replayed one only fills gaps), first
     /// and last seen widened.
@@ -240,7 +244,8 @@ final class BatchWriter {
             SELECT tenant_id, \(key), coalesce(inlet.jsonb_merge_agg(traits ORDER BY "timestamp")
                        FILTER (WHERE jsonb_typeof(traits) = 'object'), '{}'),
                    min("timestamp"), max("timestamp")
-            FROM \(stage) WHERE \(key) IS NOT NULL GROUP BY tenant_id, \(key)
+            FROM \(stage) WHERE \(key) IS NOT NULL AND octet_length(\(key)) <= \(Self.maxProfileIDBytes)
+            GROUP BY tenant_id, \(key)
             ON CONFLICT (tenant_id, id) DO UPDATE SET
                 traits = CASE WHEN EXCLUDED.last_seen_at >= p.last_seen_at THEN p.traits || EXCLUDED.traits
                               ELSE EXCLUDED.traits || p.traits END,
