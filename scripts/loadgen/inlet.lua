@@ -1,0 +1,84 @@
+-- wrk script for Inlet: POSTs pre-generated Segment bodies (scripts/loadgen/loadgen.py), cycling
+-- through them, and counts every response status and the messages Inlet reported accepted.
+--
+--   wrk -t2 -c16 -d20s -s scripts/loadgen/inlet.lua URL -- BODIES_FILE RUN_ID
+--
+-- Each body's messageIds carry the placeholder @P@, replaced per request by RUN_ID, the thread
+-- and the pass over the file, so no id ever repeats (every message is a new row, not a
+-- duplicate). Envelopes ({"batch": ...}) go to /v1/batch, the rest to / (the partner
+-- destination route). INLET_WRK_DELAY_MS > 0 in the environment makes each connection wait that
+-- long between its requests (to load at a chosen rate rather than flat out). Authentication: pass -H 'Authorization: Basic ...'.
+
+local threads = {}
+local counter = 1
+
+function setup(thread)
+    thread:set("id", counter)
+    counter = counter + 1
+    table.insert(threads, thread)
+end
+
+function init(args)
+    local file = args[1]
+    run_id = args[2] or "r"
+    bodies, paths = {}, {}
+    for line in io.lines(file) do
+        if #line > 0 then
+            table.insert(bodies, line)
+            table.insert(paths, line:sub(1, 9) == '{"batch":' and "/v1/batch" or "/")
+        end
+    end
+    if #bodies == 0 then error("no bodies in " .. file) end
+    index, pass = 0, 0
+    statuses, accepted, messages_sent = {}, 0, 0
+    wrk.method = "POST"
+    wrk.headers["Content-Type"] = "application/json"
+end
+
+function request()
+    index = index + 1
+    if index > #bodies then index, pass = 1, pass + 1 end
+    local prefix = run_id .. "t" .. id .. "p" .. pass
+    local body = bodies[index]:gsub("@P@", prefix)
+    return wrk.format(nil, paths[index], nil, body)
+end
+
+-- wrk decides at start-up, on the main script state, whether `delay` exists: so it is defined
+-- only when INLET_WRK_DELAY_MS asks for it (a `delay` returning 0 would still cost a timer).
+local pacing = tonumber(os.getenv("INLET_WRK_DELAY_MS") or "0") or 0
+if pacing > 0 then
+    function delay()
+        return pacing
+    end
+end
+
+function response(status, headers, body)
+    statuses[status] = (statuses[status] or 0) + 1
+    if status == 200 then
+        local n = body:match('"accepted"%s*:%s*(%d+)')
+        if n then accepted = accepted + tonumber(n) end
+    end
+end
+
+function done(summary, latency, requests)
+    local all, ok = {}, 0
+    local total_accepted = 0
+    for _, thread in ipairs(threads) do
+        local s = thread:get("statuses")
+        for code, n in pairs(s) do all[code] = (all[code] or 0) + n end
+        total_accepted = total_accepted + thread:get("accepted")
+    end
+    local codes = {}
+    for code, _ in pairs(all) do table.insert(codes, code) end
+    table.sort(codes)
+    local parts = {}
+    for _, code in ipairs(codes) do table.insert(parts, code .. "=" .. all[code]) end
+    local e = summary.errors
+    io.write(string.format(
+        "WRK requests=%d duration_s=%.2f accepted=%d statuses=%s socket_errors=connect:%d,read:%d,write:%d,timeout:%d "
+            .. "non2xx=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f p999_ms=%.1f max_ms=%.1f\n",
+        summary.requests, summary.duration / 1e6, total_accepted, table.concat(parts, ","),
+        e.connect, e.read, e.write, e.timeout, e.status,
+        latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
+        latency:percentile(99.9) / 1000, latency.max / 1000))
+end

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make loadtest`: load a RUNNING Inlet with production-like Segment traffic through wrk, for a
+# bounded time, and report what it committed.
+#
+# Prints messages/s committed (rows counted in PostgreSQL before and after, not wrk's requests),
+# wrk's latency percentiles, and the count of every response status and socket error.
+#
+# Environment (defaults fit `make run`):
+#   INLET_URL      http://127.0.0.1:8080
+#   INLET_TOKEN    the token in .local/demo-token
+#   DATABASE_URL   the database Inlet writes to (default: the `make run` cluster)
+#   BATCH          messages per body (100)            SHAPE  batch|array|single|mix (batch)
+#   CONNECTIONS    wrk connections (16)               THREADS  wrk threads (2)
+#   DURATION       seconds, at most 600 (20)          RATE   target messages/s; 0 = flat out (0)
+#   MESSAGES       messages in the body pool (20000)  SEED   generator seed (1)
+# The last line is machine-readable (LOADTEST key=value ...), for scripts/bench.sh.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+url=${INLET_URL:-http://127.0.0.1:8080}
+batch=${BATCH:-100}
+shape=${SHAPE:-batch}
+connections=${CONNECTIONS:-16}
+threads=${THREADS:-2}
+duration=${DURATION:-20}
+rate=${RATE:-0}
+messages=${MESSAGES:-20000}
+seed=${SEED:-1}
+[ "$duration" -ge 1 ] && [ "$duration" -le 600 ] || { echo "loadtest: DURATION must be 1..600 seconds" >&2; exit 2; }
+[ "$threads" -le "$connections" ] || threads=$connections
+
+log() { echo "loadtest: $*" >&2; }
+
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    if [ "$(id -u)" -eq 0 ]; then sudo=(); else sudo=(sudo); fi
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+command -v psql >/dev/null || scripts/localpg.sh packages
+
+token=${INLET_TOKEN:-$(cat .local/demo-token 2>/dev/null || true)}
+[ -n "$token" ] || { log "no token: set INLET_TOKEN (or run \`make run\`, which writes .local/demo-token)"; exit 2; }
+if [ -z "${DATABASE_URL:-}" ]; then
+    [ -f .local/run/port ] || { log "set DATABASE_URL to the database Inlet writes to"; exit 2; }
+    DATABASE_URL=$(scripts/localpg.sh url run)
+fi
+curl -fsS -o /dev/null "$url/readyz" || { log "Inlet is not ready at $url/readyz"; exit 1; }
+
+# The body pool, generated once per parameter set.
+mkdir -p .local/loadtest
+bodies=".local/loadtest/bodies-$shape-b$batch-m$messages-s$seed-$(date -u +%Y%m%d).jsonl"
+if [ ! -s "$bodies" ]; then
+    python3 scripts/loadgen/loadgen.py --seed "$seed" --messages "$messages" --batch "$batch" --shape "$shape" \
+        --out-bodies "$bodies.tmp"
+    mv "$bodies.tmp" "$bodies"
+fi
+
+count_rows() {
+    psql -X -q -tA "$DATABASE_URL" -c "SELECT (SELECT count(*) FROM events.tracks) + (SELECT count(*) FROM events.identifies)
+        + (SELECT count(*) FROM events.pages) + (SELECT count(*) FROM events.screens)
+        + (SELECT count(*) FROM events.groups) + (SELECT count(*) FROM events.aliases)"
+}
+
+# Pacing: each connection waits between requests so that all of them together send RATE
+# messages/s (an upper bound: wrk adds the response time to the wait).
+delay_ms=0
+if [ "$rate" -gt 0 ]; then
+    per_body=$batch; [ "$shape" = single ] && per_body=1
+    delay_ms=$(( connections * per_body * 1000 / rate ))
+    [ "$delay_ms" -ge 1 ] || delay_ms=1
+fi
+
+run_id="L$(date +%s)x$$"
+before=$(count_rows)
+log "$url: shape=$shape batch=$batch connections=$connections threads=$threads duration=${duration}s rate=${rate:-0} (pool $bodies)"
+auth=$(printf '%s:' "$token" | base64 -w0)
+wrk_out=$(INLET_WRK_DELAY_MS=$delay_ms wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 30s \
+    -H "Authorization: Basic $auth" -s scripts/loadgen/inlet.lua "$url" -- "$bodies" "$run_id")
+# Requests in flight when wrk stopped still commit: wait until the count stops moving (≤ 30 s).
+after=$(count_rows)
+for _ in $(seq 1 30); do
+    sleep 1
+    now=$(count_rows)
+    [ "$now" = "$after" ] && break
+    after=$now
+done
+
+line=$(grep '^WRK ' <<<"$wrk_out")
+get() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$line"; }
+wrk_duration=$(get duration_s)
+committed=$((after - before))
+rate_committed=$(awk -v n="$committed" -v d="$wrk_duration" 'BEGIN { printf "%.0f", n / d }')
+statuses=$(get statuses)
+non2xx=$(tr ',' '\n' <<<"$statuses" | awk -F= '$1 !~ /^2/ { n += $2 } END { print n + 0 }')
+
+cat <<TXT
+
+  committed       $committed messages in ${wrk_duration}s = $rate_committed messages/s (counted in PostgreSQL)
+  Inlet accepted  $(get accepted) messages in 200 responses
+  requests        $(get requests) ($shape bodies of $batch, $connections connections)
+  latency         p50 $(get p50_ms) ms   p90 $(get p90_ms) ms   p99 $(get p99_ms) ms   p99.9 $(get p999_ms) ms   max $(get max_ms) ms
+  statuses        $statuses   (non-2xx: $non2xx)
+  socket errors   $(get socket_errors)
+
+LOADTEST committed=$committed duration_s=$wrk_duration rate=$rate_committed non2xx=$non2xx statuses=$statuses p50_ms=$(get p50_ms) p90_ms=$(get p90_ms) p99_ms=$(get p99_ms) p999_ms=$(get p999_ms) max_ms=$(get max_ms)
+TXT
