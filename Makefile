@@ -1,6 +1,6 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
 # install libpq-dev and postgresql when missing and start a local PostgreSQL cluster.
-.PHONY: run test build stop-db clean-db
+.PHONY: run test build stop-db clean-db loadtest bench
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
@@ -23,3 +23,14 @@ stop-db:
 clean-db:
 	@scripts/localpg.sh destroy run
 	@rm -f .local/demo-token
+
+## loadtest: wrk against a RUNNING Inlet (default: `make run`'s), bounded in time; prints messages/s
+## committed (counted in PostgreSQL), latency percentiles and every non-2xx status.
+## Knobs: INLET_URL INLET_TOKEN DATABASE_URL BATCH SHAPE CONNECTIONS DURATION RATE (scripts/loadtest.sh)
+loadtest:
+	@scripts/loadtest.sh
+
+## bench: raw COPY vs Inlet end to end on a fresh local cluster, plus the hot path's CPU per
+## message and peak RSS, as one table (docs/PERFORMANCE.md)
+bench:
+	@scripts/bench.sh

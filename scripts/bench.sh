@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# `make bench`: Inlet against the physical limit of its design, PostgreSQL's own COPY, on this
+# machine, in one run that prints one table.
+#
+#   (a) raw COPY: `psql \copy` of the same messages, pre-converted to rows, into the same tables
+#       with the same keys; one stream, then two in parallel;
+#   (b) Inlet end to end: release `inlet serve` on the same fresh cluster, loaded flat out by wrk
+#       (scripts/loadtest.sh), messages/s counted in PostgreSQL; then at half that rate, for p99;
+#   (c) (b) / two-stream (a);
+#   (d) CPU per message of Inlet's hot path (parse + validate + encode, one core), InletBench;
+#   (e) peak RSS of inlet (VmHWM), and the same after an overload run.
+# Every phase is bounded in time; the cluster (.local/bench) is destroyed at the end.
+#
+# Knobs (environment): BENCH_DURATION (20 s, the flat-out run), BENCH_BATCH (100),
+# BENCH_CONNECTIONS (16), BENCH_COPY_PASSES (5: rows for COPY = 5 × the 20,000-message pool),
+# BENCH_OVERLOAD (1: run the overload phase), INLET_WRITERS etc. pass through to inlet.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+duration=${BENCH_DURATION:-20}
+batch=${BENCH_BATCH:-100}
+connections=${BENCH_CONNECTIONS:-16}
+copy_passes=${BENCH_COPY_PASSES:-5}
+overload=${BENCH_OVERLOAD:-1}
+pool=20000
+seed=1
+cluster=bench
+state=.local/$cluster
+work=.local/bench-data
+hz=$(getconf CLK_TCK)
+
+log() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+
+scripts/localpg.sh packages
+
+log "release build (swift build -c release)"
+swift build -c release
+bin=$(swift build -c release --show-bin-path)
+
+inlet_pid=""
+cleanup() {
+    if [ -n "$inlet_pid" ] && kill -0 "$inlet_pid" 2>/dev/null; then kill -TERM "$inlet_pid"; wait "$inlet_pid" || true; fi
+    scripts/localpg.sh destroy "$cluster" || true
+}
+trap cleanup EXIT
+
+# A fresh cluster, durable (fsync and synchronous_commit on, as in production), with room for
+# the run's WAL so no checkpoint lands in the middle of one phase and not the other.
+scripts/localpg.sh destroy "$cluster"
+DATABASE_URL=$(PG_SERVER_OPTS="-c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
+    scripts/localpg.sh start "$cluster")
+export DATABASE_URL
+datadir=$(cat "$state/datadir")
+"$bin/migrator" up >/dev/null
+tenant_json=$("$bin/inlet" tenant create bench --json)
+token=$(sed -E 's/.*"token":"([^"]+)".*/\1/' <<<"$tenant_json")
+tenant_id=$(sed -E 's/.*"id":([0-9]+).*/\1/' <<<"$tenant_json")
+psql_=(psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL")
+
+# The same messages as bodies (for wrk and InletBench) and as rows (for COPY).
+mkdir -p "$work"
+stamp=$(date -u +%Y%m%d)
+bodies="$work/bodies-b$batch-$stamp.jsonl"
+singles="$work/singles-$stamp.jsonl"
+rows="$work/rows-t$tenant_id-p$copy_passes-$stamp"
+if [ ! -s "$bodies" ] || [ ! -f "$rows/done" ]; then
+    rm -rf "$work"/rows-* "$work"/bodies-*
+    log "generating $pool messages (bodies of $batch) and $((pool * copy_passes)) rows"
+    python3 scripts/loadgen/loadgen.py --seed $seed --messages $pool --batch "$batch" --shape batch \
+        --out-bodies "$bodies" --out-rows "$rows" --streams 2 --row-passes "$copy_passes" --tenant-id "$tenant_id"
+    touch "$rows/done"
+fi
+[ -s "$singles" ] || python3 scripts/loadgen/loadgen.py --seed $seed --messages 2000 --shape single --out-bodies "$singles"
+copy_rows=$((pool * copy_passes))
+msg_bytes=$(awk '{ n += length($0) } END { printf "%.0f", n / '"$pool"' }' "$bodies")
+
+# Every month the messages fall in, created before any phase (Inlet would create them on demand).
+"${psql_[@]}" -c "SELECT inlet.ensure_month_partitions(m) FROM generate_series(date_trunc('month', now()) - interval '4 months', now(), interval '1 month') m" >/dev/null
+
+tables="events.tracks, events.identifies, events.pages, events.screens, events.groups, events.aliases, events.users, events.accounts"
+reset_tables() { "${psql_[@]}" -c "TRUNCATE $tables" -c "CHECKPOINT" >/dev/null; }
+
+# CPU ticks used so far by PostgreSQL (the postmaster with its exited children, and its live
+# children), by one process, and by the whole machine.
+pg_ticks() {
+    local master; master=$(head -n 1 "$datadir/postmaster.pid")
+    { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$master/stat"
+      for p in $(pgrep -P "$master"); do awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat" 2>/dev/null || true; done
+    } | awk '{ n += $1 } END { print n + 0 }'
+}
+pid_ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }
+machine_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# (a) raw COPY -----------------------------------------------------------------------------------
+copy_run() {  # streams...: each a psql session loading its files, all in parallel; prints seconds
+    reset_tables
+    local t0 t1 p0 pids=()
+    p0=$(pg_ticks)
+    t0=$(now)
+    for s in "$@"; do
+        "${psql_[@]}" $(for k in $s; do echo "-f $rows/s$k/copy.sql"; done) & pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p"; done
+    t1=$(now)
+    local stored; stored=$("${psql_[@]}" -c "SELECT (SELECT count(*) FROM events.tracks)+(SELECT count(*) FROM events.identifies)+(SELECT count(*) FROM events.pages)+(SELECT count(*) FROM events.screens)+(SELECT count(*) FROM events.groups)+(SELECT count(*) FROM events.aliases)")
+    [ "$stored" = "$copy_rows" ] || { log "COPY stored $stored rows, expected $copy_rows"; exit 1; }
+    echo "$(elapsed "$t0" "$t1") $(( $(pg_ticks) - p0 ))"
+}
+log "(a) raw COPY of $copy_rows rows, one stream"
+out=$(copy_run "0 1"); read -r copy1_s copy1_ticks <<<"$out"
+log "(a) raw COPY of $copy_rows rows, two streams"
+out=$(copy_run "0" "1"); read -r copy2_s copy2_ticks <<<"$out"
+copy1_rate=$(awk -v n=$copy_rows -v s="$copy1_s" 'BEGIN { printf "%.0f", n / s }')
+copy2_rate=$(awk -v n=$copy_rows -v s="$copy2_s" 'BEGIN { printf "%.0f", n / s }')
+copy2_cpu_us=$(awk -v t="$copy2_ticks" -v hz="$hz" -v n=$copy_rows 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+
+# (b) Inlet end to end -----------------------------------------------------------------------------
+reset_tables
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+INLET_HOST=127.0.0.1 INLET_PORT=$port INLET_LOG_LEVEL=${INLET_LOG_LEVEL:-warning} "$bin/inlet" serve > "$state/inlet.log" 2>&1 &
+inlet_pid=$!
+for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.5; done
+curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { log "inlet did not get ready"; tail "$state/inlet.log" >&2; exit 1; }
+
+loadtest() {  # extra env for scripts/loadtest.sh; prints its LOADTEST line
+    env INLET_URL="http://127.0.0.1:$port" INLET_TOKEN="$token" SHAPE=batch BATCH="$batch" MESSAGES=$pool SEED=$seed \
+        "$@" scripts/loadtest.sh > "$state/loadtest.out"
+    cat "$state/loadtest.out" >&2
+    grep '^LOADTEST ' "$state/loadtest.out"
+}
+field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+
+log "(b) Inlet flat out: $connections connections, bodies of $batch, ${duration}s"
+i0=$(pid_ticks "$inlet_pid"); p0=$(pg_ticks); m0=$(machine_ticks); w0=$(now)
+max_line=$(loadtest CONNECTIONS="$connections" DURATION="$duration")
+i1=$(pid_ticks "$inlet_pid"); p1=$(pg_ticks); m1=$(machine_ticks); w1=$(now)
+max_rate=$(field rate "$max_line")
+committed=$(field committed "$max_line")
+inlet_cpu_us=$(awk -v t=$((i1 - i0)) -v hz="$hz" -v n="$committed" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+pg_cpu_us=$(awk -v t=$((p1 - p0)) -v hz="$hz" -v n="$committed" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+all_cpu_us=$(awk -v t=$((m1 - m0)) -v hz="$hz" -v n="$committed" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
+other_cpu_us=$((all_cpu_us - inlet_cpu_us - pg_cpu_us))
+busy=$(awk -v t=$((m1 - m0)) -v hz="$hz" -v c="$(nproc)" -v d="$(elapsed "$w0" "$w1")" 'BEGIN { printf "%.0f", 100 * t / hz / c / d }')
+rss_max_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$inlet_pid/status")
+
+half=$((max_rate / 2))
+log "(b) Inlet at half that rate: $half messages/s"
+half_line=$(loadtest CONNECTIONS="$connections" DURATION=15 RATE="$half")
+
+if [ "$overload" = 1 ]; then
+    # More messages in flight than the queue holds (INLET_QUEUE_MAX_MESSAGES, 100,000 by
+    # default): 256 connections × bodies of 500; the excess must get 503/429, RSS stay bounded.
+    log "(e) overload: 256 connections, bodies of 500, 15 s"
+    over_line=$(batch=500 loadtest CONNECTIONS=256 DURATION=15)
+    kill -0 "$inlet_pid" || { log "inlet died under overload"; exit 1; }
+fi
+rss_peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$inlet_pid/status")
+kill -TERM "$inlet_pid"; wait "$inlet_pid" || true; inlet_pid=""
+
+# (d) the hot path on one core ----------------------------------------------------------------------
+log "(d) InletBench: MessageParser.parse, release, one core"
+bench_batch=$("$bin/InletBench" "$bodies" 3 | grep '^RESULT')
+bench_single=$("$bin/InletBench" "$singles" 3 | grep '^RESULT')
+
+# The table -----------------------------------------------------------------------------------------
+ratio=$(awk -v b="$max_rate" -v a="$copy2_rate" 'BEGIN { printf "%.2f", b / a }')
+pg_version=$("${psql_[@]}" -c "SHOW server_version" | cut -d' ' -f1)
+over_text="not run"
+[ "$overload" = 1 ] && over_text="$(field rate "$over_line") msg/s committed, statuses $(field statuses "$over_line"), p99 $(field p99_ms "$over_line") ms"
+cat <<TXT
+
+Inlet bench, $(date -u +%Y-%m-%d), $(nproc) vCPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), PostgreSQL $pg_version
+(PostgreSQL, inlet and wrk share the machine; $pool-message pool, ~$msg_bytes bytes/message, {"batch": [...]} bodies of $batch)
+
+| | measure | result | target |
+|---|---|---|---|
+| a1 | raw \`\\copy\`, 1 stream ($copy_rows rows) | $copy1_rate msg/s | |
+| a2 | raw \`\\copy\`, 2 streams in parallel | $copy2_rate msg/s (PostgreSQL CPU ${copy2_cpu_us} µs/row) | |
+| b  | Inlet end to end, flat out ($connections conns, ${duration}s) | $max_rate msg/s committed; p50 $(field p50_ms "$max_line") ms, p99 $(field p99_ms "$max_line") ms; non-2xx $(field non2xx "$max_line") | |
+| b  | CPU per committed message | inlet ${inlet_cpu_us} µs, PostgreSQL ${pg_cpu_us} µs, rest (wrk, psql, other tenants of the machine) ${other_cpu_us} µs; machine ${busy} % busy | |
+| b½ | Inlet at half rate ($half msg/s offered) | $(field rate "$half_line") msg/s; p50 $(field p50_ms "$half_line") ms, p99 $(field p99_ms "$half_line") ms; non-2xx $(field non2xx "$half_line") | p99 ≤ 100 ms |
+| c  | b / a2 | $ratio | ≥ 0.75 |
+| d  | parse + validate + encode, batch bodies | $(field us_per_msg "$bench_batch") µs/message ($(field us_per_kb "$bench_batch") µs/KB, $(field mb_per_s "$bench_batch") MB/s) | ≤ 10 µs |
+| d  | same, single-message bodies | $(field us_per_msg "$bench_single") µs/message | |
+| e  | inlet peak RSS (VmHWM) after b, b½ | $((rss_max_kb / 1024)) MB | |
+| e  | overload (256 conns × 500 msgs) | $over_text; peak RSS $((rss_peak_kb / 1024)) MB | ≤ queue bound + 100 MB |
+TXT
