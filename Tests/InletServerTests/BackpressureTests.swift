@@ -34,7 +34,7 @@ import Testing
             let refused = try await client.post("/", json: fiveTracks(), token: token)
             #expect(refused.status == 503)
             #expect(refused.headers["retry-after"] != nil)
-            #expect(ContinuousClock.now - started < .seconds(1))
+            #expect(ContinuousClock.now - started < .seconds(3))  // at once: not after the 10 s queue timeout
 
             try lock.execute("COMMIT")
             #expect(try await first.value.status == 200)

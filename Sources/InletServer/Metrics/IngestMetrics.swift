@@ -3,6 +3,8 @@ import Foundation
 import InletMessages
 import Prometheus
 
+// Prometheus declares its own Counter and Gauge, and Foundation a Timer; inside this module the
+// names mean swift-metrics' types, which the Prometheus factory backs.
 typealias Counter = CoreMetrics.Counter
 typealias Gauge = CoreMetrics.Gauge
 typealias Timer = CoreMetrics.Timer
