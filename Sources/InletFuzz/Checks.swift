@@ -1,0 +1,296 @@
+import Foundation
+import InletMessages
+import PostgresClient
+
+/// The invariants every parse must keep, whatever the input.
+///
+/// - `parse` returns or throws `BodyError`; it never traps or hangs (libFuzzer's `-timeout`).
+/// - Each table's encoder holds exactly its rows, back to back, in binary-COPY row layout:
+///   int16 field count (= `EventTable.columns.count`), then per field int32 length and bytes,
+///   -1 for NULL; `EncodedRow.byteRange` and `messageIDRange` point at them.
+/// - `tenant_id` is int8 0 until `assign(tenantID:)`, which writes exactly that field.
+/// - `text` fields are valid UTF-8 without NUL; NOT NULL columns are never NULL; `id` is 1...255
+///   bytes.
+/// - `jsonb` fields are version 1 plus a JSON object jsonb accepts: valid UTF-8, no `\u0000`, no
+///   unpaired surrogate escape, numbers within `numeric`'s range, and Foundation's
+///   JSONSerialization parses it.
+/// - `timestamptz` fields are 8 bytes within PostgreSQL's range; `timestamp` is in the plausible
+///   window (2000-01-01 ... arrival + 24 h) and equals `EncodedRow.timestamp`.
+/// - Rejects, deletes and rows account for every message exactly once.
+enum Checks {
+    /// The file being replayed (replay mode), for failure messages.
+    nonisolated(unsafe) static var currentInput = "<fuzz input>"
+
+    /// A fixed arrival, so that runs are reproducible: 2025-06-15T12:00:00Z.
+    static let arrival = Timestamp(microsecondsSinceUnixEpoch: 1_749_988_800_000_000)
+    static let parser = MessageParser()
+    static let tinyParser = MessageParser(limits: MessageLimits(maxMessageBytes: 300, maxDepth: 4, maxMessagesPerBody: 3))
+    static let otherTypes: [MessageType] = [.identify, .page, .screen, .group, .alias, .delete]
+
+    static func run(_ body: UnsafeRawBufferPointer) {
+        check(parser, body, impliedType: nil)
+        check(parser, body, impliedType: .track)
+        check(parser, body, impliedType: otherTypes[body.count % otherTypes.count])
+        check(tinyParser, body, impliedType: nil)
+    }
+
+    static func check(_ parser: MessageParser, _ body: UnsafeRawBufferPointer, impliedType: MessageType?) {
+        let mode = "impliedType \(impliedType.map(\.rawValue) ?? "nil"), maxDepth \(parser.limits.maxDepth)"
+        var batch: ParsedBatch
+        do {
+            batch = try parser.parse(body, impliedType: impliedType, arrival: arrival)
+        } catch {
+            // A refused body is a fine answer; its message must be printable.
+            _ = "\(error)"
+            return
+        }
+        Verifier(batch: batch, limits: parser.limits, mode: mode).verify()
+
+        // assign(tenantID:) must touch exactly the tenant_id of every row.
+        let tenant: Int64 = 0x0102_0304_0506_0708
+        let before = batch.encoders.map(\.bytes)
+        batch.assign(tenantID: tenant)
+        for (t, encoder) in batch.encoders.enumerated() {
+            var expected = before[t]
+            for row in batch.rows where row.table.rawValue == t {
+                let at = row.byteRange.lowerBound + 6
+                for k in 0..<8 { expected[at + k] = UInt8(truncatingIfNeeded: tenant >> (56 - 8 * k)) }
+            }
+            require(encoder.bytes == expected, mode, "assign(tenantID:) wrote outside tenant_id in table \(t)")
+        }
+    }
+
+    static func require(_ condition: @autoclosure () -> Bool, _ mode: String, _ message: @autoclosure () -> String) {
+        if !condition() {
+            fatalError("InletFuzz invariant broken [\(currentInput); \(mode)]: \(message())")
+        }
+    }
+}
+
+private struct Verifier {
+    let batch: ParsedBatch
+    let limits: MessageLimits
+    let mode: String
+
+    func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String) {
+        Checks.require(condition(), mode, message())
+    }
+
+    static let notNull: Set<String> = [
+        "tenant_id", "id", "timestamp", "received_at", "event", "event_text", "group_id", "previous_id",
+    ]
+    static let timestampColumns: Set<String> = ["timestamp", "original_timestamp", "sent_at", "received_at"]
+    static let jsonbColumns: Set<String> = ["context", "integrations", "properties", "traits"]
+    /// PostgreSQL's timestamp range, in microseconds since 2000-01-01 (MIN_TIMESTAMP, END_TIMESTAMP).
+    static let pgTimestampRange: Range<Int64> = -211_813_488_000_000_000..<9_223_371_331_200_000_000
+    static let earliestPlausible = Timestamp(microsecondsSinceUnixEpoch: 946_684_800_000_000)
+
+    func verify() {
+        // Every message is accounted for exactly once.
+        let indexes = batch.rows.map(\.messageIndex) + batch.rejects.map(\.messageIndex) + batch.deletes.map(\.messageIndex)
+        require(indexes.count == batch.messageCount, "rows+rejects+deletes = \(indexes.count), messageCount = \(batch.messageCount)")
+        require(Set(indexes).count == indexes.count, "a message index appears twice: \(indexes.sorted())")
+        require(indexes.allSatisfy { (0..<batch.messageCount).contains($0) }, "a message index is out of range")
+        require(batch.messageCount <= limits.maxMessagesPerBody, "\(batch.messageCount) messages > maxMessagesPerBody")
+        require(!batch.isSingleMessage || batch.messageCount == 1, "a single message body with \(batch.messageCount) messages")
+
+        for reject in batch.rejects {
+            require(!reject.reason.isEmpty && !reject.reason.utf8.contains(0), "reject reason empty or with NUL")
+            if let id = reject.messageID { require(!id.utf8.contains(0), "reject messageID with NUL") }
+            require(reject.raw.count <= RejectedMessage.maxRawBytes, "reject raw too long")
+        }
+        for delete in batch.deletes {
+            require(!delete.messageID.isEmpty && !delete.messageID.utf8.contains(0), "delete messageID empty or with NUL")
+            require(!delete.userID.isEmpty && !delete.userID.utf8.contains(0), "delete userID empty or with NUL")
+            require(Self.pgTimestampRange.contains(delete.receivedAt.microsecondsSincePostgresEpoch), "delete receivedAt out of range")
+        }
+        if let key = batch.writeKey { require(!key.utf8.contains(0), "writeKey with NUL") }
+
+        require(batch.encoders.count == EventTable.allCases.count, "encoders: \(batch.encoders.count)")
+        for table in EventTable.allCases {
+            verify(table: table)
+        }
+    }
+
+    func verify(table: EventTable) {
+        let encoder = batch.encoders[table.rawValue]
+        let bytes = encoder.bytes
+        let rows = batch.rows.filter { $0.table == table }
+        require(encoder.rowCount == rows.count, "\(table.name): encoder rowCount \(encoder.rowCount), rows \(rows.count)")
+        let columns = table.columns
+        var offset = 0
+        var rowIndex = 0
+        while offset < bytes.count {
+            require(rowIndex < rows.count, "\(table.name): more encoded rows than EncodedRows")
+            let row = rows[rowIndex]
+            require(row.byteRange.lowerBound == offset, "\(table.name): row \(rowIndex) starts at \(offset), byteRange \(row.byteRange)")
+            require(offset + 2 <= bytes.count, "\(table.name): truncated field count")
+            let fieldCount = Int(Int16(bitPattern: UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])))
+            require(fieldCount == columns.count, "\(table.name): field count \(fieldCount), columns \(columns.count)")
+            offset += 2
+            for column in columns {
+                require(offset + 4 <= bytes.count, "\(table.name).\(column): truncated length")
+                let length = Int(Int32(bitPattern: bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
+                offset += 4
+                if length == -1 {
+                    require(!Self.notNull.contains(column), "\(table.name).\(column) is NULL but NOT NULL")
+                    continue
+                }
+                require(length >= 0 && offset + length <= bytes.count, "\(table.name).\(column): bad length \(length)")
+                let field = bytes[offset..<offset + length]
+                if column == "id" {
+                    require(row.messageIDRange == offset..<offset + length, "\(table.name): messageIDRange \(row.messageIDRange) is not the id field")
+                }
+                verify(field: field, column: column, table: table, row: row)
+                offset += length
+            }
+            require(row.byteRange.upperBound == offset, "\(table.name): row \(rowIndex) ends at \(offset), byteRange \(row.byteRange)")
+            rowIndex += 1
+        }
+        require(rowIndex == rows.count, "\(table.name): \(rows.count) EncodedRows, \(rowIndex) encoded")
+    }
+
+    func verify(field: ArraySlice<UInt8>, column: String, table: EventTable, row: EncodedRow) {
+        let name = "\(table.name).\(column)"
+        if column == "tenant_id" {
+            require(field.count == 8 && field.allSatisfy { $0 == 0 }, "\(name): not int8 0")
+        } else if Self.timestampColumns.contains(column) {
+            require(field.count == 8, "\(name): timestamptz of \(field.count) bytes")
+            let value = Int64(bitPattern: field.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            require(Self.pgTimestampRange.contains(value), "\(name): \(value) µs since 2000 is outside PostgreSQL's range")
+            if column == "timestamp" {
+                require(value == row.timestamp.microsecondsSincePostgresEpoch, "\(name) differs from EncodedRow.timestamp")
+                let unix = row.timestamp.microsecondsSinceUnixEpoch
+                require(
+                    row.timestamp >= Self.earliestPlausible && unix <= Checks.arrival.microsecondsSinceUnixEpoch + 86_400_000_000,
+                    "\(name): \(row.timestamp) is outside the plausible window")
+            }
+        } else if Self.jsonbColumns.contains(column) {
+            require(field.first == 1, "\(name): jsonb version byte \(field.first.map(String.init) ?? "missing")")
+            let text = field.dropFirst()
+            require(String(validating: text, as: UTF8.self) != nil, "\(name): jsonb text is not valid UTF-8: \(Array(text))")
+            switch JSONText.check(Array(text)) {
+            case .failure(let problem):
+                require(false, "\(name): \(problem) in jsonb \(String(decoding: text, as: UTF8.self).debugDescription)")
+            case .success(let numbersZeroed):
+                // Foundation cannot hold 1e400 as a Double, so numbers (checked above) are zeroed.
+                let object = try? JSONSerialization.jsonObject(with: Data(numbersZeroed))
+                require(object is [String: Any], "\(name): JSONSerialization refuses, or not an object: \(String(decoding: text, as: UTF8.self).debugDescription)")
+            }
+        } else {
+            require(String(validating: field, as: UTF8.self) != nil, "\(name): text is not valid UTF-8: \(Array(field.prefix(200)))")
+            require(!field.contains(0), "\(name): text contains NUL")
+            if column == "id" { require((1...255).contains(field.count), "\(name): \(field.count) bytes") }
+        }
+    }
+}
+
+/// What jsonb's input function refuses that Foundation's JSON parser does not check, or checks
+/// differently: `\u0000`, unpaired surrogate escapes, numbers outside `numeric`.
+enum JSONText {
+    /// The text with every number replaced by `0`, or what is wrong with it.
+    static func check(_ text: [UInt8]) -> Result<[UInt8], Problem> {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count)
+        var i = 0
+        let n = text.count
+        func hex(_ at: Int) -> Int? {
+            guard at + 4 <= n else { return nil }
+            var v = 0
+            for k in at..<at + 4 {
+                guard let d = Int(String(UnicodeScalar(text[k])), radix: 16) else { return nil }
+                v = v << 4 | d
+            }
+            return v
+        }
+        while i < n {
+            let c = text[i]
+            if c == UInt8(ascii: "\"") {
+                out.append(c)
+                i += 1
+                while i < n, text[i] != UInt8(ascii: "\"") {
+                    if text[i] == UInt8(ascii: "\\") {
+                        guard i + 1 < n else { return .failure(Problem("truncated escape")) }
+                        if text[i + 1] == UInt8(ascii: "u") {
+                            guard let v = hex(i + 2) else { return .failure(Problem("bad \\u escape")) }
+                            if v == 0 { return .failure(Problem("\\u0000")) }
+                            if (0xDC00...0xDFFF).contains(v) { return .failure(Problem("lone low surrogate escape")) }
+                            if (0xD800...0xDBFF).contains(v) {
+                                guard i + 11 < n + 0, text[i + 6] == UInt8(ascii: "\\"), text[i + 7] == UInt8(ascii: "u"),
+                                    let low = hex(i + 8), (0xDC00...0xDFFF).contains(low)
+                                else { return .failure(Problem("lone high surrogate escape")) }
+                                out.append(contentsOf: text[i..<i + 12])
+                                i += 12
+                                continue
+                            }
+                            out.append(contentsOf: text[i..<i + 6])
+                            i += 6
+                            continue
+                        }
+                        out.append(contentsOf: text[i...i + 1])
+                        i += 2
+                        continue
+                    }
+                    out.append(text[i])
+                    i += 1
+                }
+                guard i < n else { return .failure(Problem("unterminated string")) }
+                out.append(text[i])
+                i += 1
+            } else if c == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) {
+                var j = i
+                while j < n, "+-.eE0123456789".utf8.contains(text[j]) { j += 1 }
+                if let problem = number(text[i..<j]) { return .failure(problem) }
+                out.append(UInt8(ascii: "0"))
+                i = j
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return .success(out)
+    }
+
+    /// Checks RFC 8259 number syntax and PostgreSQL `numeric` input bounds (exponent within
+    /// ±1000 (NUMERIC_MAX_PRECISION), at most 131072 digits before the point, 16383 after).
+    static func number(_ s: ArraySlice<UInt8>) -> Problem? {
+        let text = String(decoding: s, as: UTF8.self)
+        var rest = Substring(text)
+        if rest.first == "-" { rest = rest.dropFirst() }
+        let intPart = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !intPart.isEmpty, intPart == "0" || intPart.first != "0" else { return Problem("bad number \(text)") }
+        rest = rest.dropFirst(intPart.count)
+        var fracCount = 0
+        if rest.first == "." {
+            rest = rest.dropFirst()
+            let frac = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !frac.isEmpty else { return Problem("bad number \(text)") }
+            fracCount = frac.count
+            rest = rest.dropFirst(frac.count)
+        }
+        var exponent = 0
+        if rest.first == "e" || rest.first == "E" {
+            rest = rest.dropFirst()
+            var negative = false
+            if rest.first == "+" || rest.first == "-" {
+                negative = rest.first == "-"
+                rest = rest.dropFirst()
+            }
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty else { return Problem("bad number \(text)") }
+            rest = rest.dropFirst(digits.count)
+            let magnitude = digits.count > 7 ? 10_000_000 : Int(digits)!
+            exponent = negative ? -magnitude : magnitude
+        }
+        guard rest.isEmpty else { return Problem("bad number \(text)") }
+        guard (-1000...1000).contains(exponent), intPart.count + exponent <= 131_072, fracCount - exponent <= 16_383 else {
+            return Problem("number outside numeric: \(text.prefix(80))")
+        }
+        return nil
+    }
+
+    struct Problem: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
