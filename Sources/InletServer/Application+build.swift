@@ -38,7 +38,8 @@ public func buildApplication(
     }
     IngestRoutes(
         tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest, metrics: metrics,
-        settings: SegmentSettings(database: database, logger: logger)
+        settings: SegmentSettings(database: database, logger: logger),
+        bodyBudget: BodyBudget(limit: ingest.maxInFlightBodyBytes)
     ).register(on: router)
     if let adminToken = configuration.adminToken {
         AdminRoutes(

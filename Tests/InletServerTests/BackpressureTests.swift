@@ -73,3 +73,35 @@ import Testing
         #expect(try harness.connect().count("events.tracks", tenant: other.id) == 5)
     }
 }
+
+/// Bodies still being received count against memory too: past the in-flight body budget a
+/// request is refused with 503 at once.
+@Suite struct BodyBudgetTests {
+    @Test func bodiesInFlightPastTheBudgetGet503() async throws {
+        let harness = try IngestHarness("body_budget") { $0.maxInFlightBodyBytes = 1_024 }
+        let (tenant, token) = try harness.tenant()
+        try await harness.run { client in
+            // A slow client holds a 2.8 KB reservation while its body trickles in.
+            let message = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
+            let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
+            let slow = try RawSocket(port: client.port)
+            defer { slow.close() }
+            try slow.send(
+                Array(
+                    ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
+                        + "Content-Length: \(message.count)\r\n\r\n").utf8) + message.prefix(100))
+            try await Task.sleep(for: .milliseconds(300))
+
+            let refused = try await client.post("/", json: Messages.track(), token: token)
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] != nil)
+
+            try slow.send(Array(message.dropFirst(100)))
+            let response = try await slow.readResponse(timeout: .seconds(10))
+            #expect(response.hasPrefix("HTTP/1.1 200"), "\(response.prefix(200))")
+            // Once it is parsed, the budget is free again.
+            #expect(try await client.post("/", json: Messages.track(), token: token).status == 200)
+        }
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 21)
+    }
+}

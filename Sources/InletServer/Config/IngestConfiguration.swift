@@ -14,6 +14,9 @@ public struct IngestConfiguration: Sendable {
     /// Most messages in one body.
     public var maxMessagesPerBody = 10_000
 
+    /// Bytes of request bodies being received, decompressed and parsed at once; beyond, 503.
+    public var maxInFlightBodyBytes = 32 * 1024 * 1024
+
     /// The queue holds at most this many messages waiting for a writer...
     public var queueMaxMessages = 100_000
     /// ... and at most this many bytes of encoded rows.
@@ -45,7 +48,7 @@ public struct IngestConfiguration: Sendable {
 
     /// Reads (environment variable, default):
     /// `INLET_MAX_BODY_BYTES` 8388608, `INLET_MAX_DECOMPRESSED_BYTES` 33554432,
-    /// `INLET_MAX_MESSAGE_BYTES` 32768, `INLET_MAX_JSON_DEPTH` 64, `INLET_MAX_MESSAGES_PER_BODY` 10000,
+    /// `INLET_MAX_INFLIGHT_BODY_BYTES` 33554432, `INLET_MAX_MESSAGE_BYTES` 32768, `INLET_MAX_JSON_DEPTH` 64, `INLET_MAX_MESSAGES_PER_BODY` 10000,
     /// `INLET_QUEUE_MAX_MESSAGES` 100000, `INLET_QUEUE_MAX_BYTES` 134217728,
     /// `INLET_TENANT_QUEUE_SHARE` 0.5, `INLET_WRITERS` 2, `INLET_BATCH_MAX_ROWS` 20000,
     /// `INLET_BATCH_LINGER_MS` 2, `INLET_TRANSACTION_TIMEOUT_MS` 10000, `INLET_QUEUE_TIMEOUT_MS` 10000,
@@ -57,6 +60,7 @@ public struct IngestConfiguration: Sendable {
         maxMessageBytes = reader.int(forKey: "inlet.max.message.bytes", default: d.maxMessageBytes)
         maxDepth = reader.int(forKey: "inlet.max.json.depth", default: d.maxDepth)
         maxMessagesPerBody = reader.int(forKey: "inlet.max.messages.per.body", default: d.maxMessagesPerBody)
+        maxInFlightBodyBytes = reader.int(forKey: "inlet.max.inflight.body.bytes", default: d.maxInFlightBodyBytes)
         queueMaxMessages = reader.int(forKey: "inlet.queue.max.messages", default: d.queueMaxMessages)
         queueMaxBytes = reader.int(forKey: "inlet.queue.max.bytes", default: d.queueMaxBytes)
         tenantQueueShare = reader.double(forKey: "inlet.tenant.queue.share", default: d.tenantQueueShare)

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -18,6 +19,7 @@ struct IngestRoutes: Sendable {
     let configuration: IngestConfiguration
     let metrics: IngestMetrics
     let settings: SegmentSettings
+    let bodyBudget: BodyBudget
 
     static let segmentSettingsHeader = HTTPField.Name("X-Segment-Settings")
 
@@ -42,25 +44,7 @@ struct IngestRoutes: Sendable {
         case .none: break
         }
 
-        var body = try await readBody(request.body)
-        if gzipped {
-            body = try body.withUnsafeReadableBytes { raw in
-                do {
-                    return ByteBuffer(bytes: try Gunzip.decompress(raw, limit: configuration.maxDecompressedBytes))
-                } catch Gunzip.Failure.tooLarge {
-                    throw IngestError.tooLarge("body is larger than \(configuration.maxDecompressedBytes) bytes once decompressed")
-                } catch {
-                    throw IngestError.badRequest("body is not valid gzip")
-                }
-            }
-        }
-
-        var batch: ParsedBatch
-        do {
-            batch = try body.withUnsafeReadableBytes { try parser.parse($0, impliedType: impliedType, arrival: arrival) }
-        } catch let error as BodyError {
-            throw IngestError.badRequest(error.description)
-        }
+        var batch = try await readAndParse(request, gzipped: gzipped, impliedType: impliedType, arrival: arrival)
 
         if tenantID == nil {
             guard let writeKey = batch.writeKey, !writeKey.isEmpty else {
@@ -132,6 +116,45 @@ struct IngestRoutes: Sendable {
         case "gzip", "x-gzip": return true
         default: throw IngestError.unsupportedMedia("Content-Encoding \(value) is not supported: send gzip or none")
         }
+    }
+
+    /// Reads, decompresses and parses the body, holding its bytes against the in-flight body
+    /// budget until the parsed rows exist (which the queue then accounts for): under overload,
+    /// bodies being received count towards memory too, so past the budget a request gets 503 at
+    /// once instead of growing the process.
+    private func readAndParse(
+        _ request: Request, gzipped: Bool, impliedType: MessageType?, arrival: Timestamp
+    ) async throws -> ParsedBatch {
+        let declared = request.headers[.contentLength].flatMap { Int($0) } ?? configuration.maxBodyBytes
+        var held = min(max(declared, 0), configuration.maxBodyBytes)
+        guard bodyBudget.reserve(held) else { throw overBudget() }
+        defer { bodyBudget.release(held) }
+
+        var body = try await readBody(request.body)
+        if gzipped {
+            let inflated: [UInt8] = try body.withUnsafeReadableBytes { raw in
+                do {
+                    return try Gunzip.decompress(raw, limit: configuration.maxDecompressedBytes)
+                } catch Gunzip.Failure.tooLarge {
+                    throw IngestError.tooLarge("body is larger than \(configuration.maxDecompressedBytes) bytes once decompressed")
+                } catch {
+                    throw IngestError.badRequest("body is not valid gzip")
+                }
+            }
+            guard bodyBudget.reserve(inflated.count) else { throw overBudget() }
+            held += inflated.count
+            body = ByteBuffer(bytes: inflated)
+        }
+        do {
+            return try body.withUnsafeReadableBytes { try parser.parse($0, impliedType: impliedType, arrival: arrival) }
+        } catch let error as BodyError {
+            throw IngestError.badRequest(error.description)
+        }
+    }
+
+    private func overBudget() -> IngestError {
+        metrics.unavailable.increment()
+        return IngestError.unavailable("too many request bodies in flight, retry later", retryAfter: configuration.retryAfterSeconds)
     }
 
     /// Reads the body, refusing it with 413 as soon as it passes the limit.
