@@ -1,6 +1,6 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
 # install libpq-dev and postgresql when missing and start a local PostgreSQL cluster.
-.PHONY: run test build stop-db clean-db loadtest bench
+.PHONY: run test build stop-db clean-db loadtest bench fuzz
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
@@ -34,3 +34,8 @@ loadtest:
 ## message and peak RSS, as one table (docs/PERFORMANCE.md)
 bench:
 	@scripts/bench.sh
+
+## fuzz: libFuzzer over the message parser for FUZZ_SECONDS (default 600), seeded with Tests/corpus;
+## findings go to .local/fuzz/artifacts and fail the run (scripts/fuzz.sh)
+fuzz:
+	@scripts/fuzz.sh

@@ -105,6 +105,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Release-mode microbenchmark of the hot path (MessageParser.parse), for `make bench`.
+        .executableTarget(
+            name: "InletBench",
+            dependencies: ["InletMessages", "PostgresClient"],
+            swiftSettings: swiftSettings
+        ),
+        // libFuzzer target over MessageParser (`make fuzz`); without -DINLET_FUZZ a replay tool.
+        .executableTarget(
+            name: "InletFuzz",
+            dependencies: ["InletMessages", "PostgresClient"],
+            exclude: ["inlet.dict"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "InletTestSupport",
             dependencies: ["PostgresClient", "InletSchema"],
