@@ -60,16 +60,7 @@ public final class TenantDirectory: Service, Sendable {
     }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    await self.refresh()
-                    try await Task.sleep(for: self.interval)
-                }
-            }
-        } catch is CancellationError {
-            // Shutdown ends the loop.
-        }
+        try await repeatUntilShutdown(every: interval) { await self.refresh() }
     }
 
     /// Reloads every usable token now.

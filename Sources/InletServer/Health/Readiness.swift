@@ -35,16 +35,7 @@ public final class Readiness: Service, Sendable {
     public var state: State { current.withLock { $0 } }
 
     public func run() async throws {
-        do {
-            try await cancelWhenGracefulShutdown {
-                while true {
-                    await self.check()
-                    try await Task.sleep(for: self.interval)
-                }
-            }
-        } catch is CancellationError {
-            // Shutdown cancels the sleep: that is how this loop ends, not a failure.
-        }
+        try await repeatUntilShutdown(every: interval) { await self.check() }
     }
 
     /// Runs one check now and records its result.

@@ -1,0 +1,16 @@
+import ServiceLifecycle
+
+/// Runs `body` now and then every `interval` until graceful shutdown, which cancels the wait:
+/// the loop of the background services that refresh state (readiness, tenant tokens).
+func repeatUntilShutdown(every interval: Duration, _ body: @escaping @Sendable () async -> Void) async throws {
+    do {
+        try await cancelWhenGracefulShutdown {
+            while true {
+                await body()
+                try await Task.sleep(for: interval)
+            }
+        }
+    } catch is CancellationError {
+        // Shutdown cancels the sleep: that is how the loop ends, not a failure.
+    }
+}
