@@ -1,6 +1,6 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
 # install libpq-dev and postgresql when missing and start a local PostgreSQL cluster.
-.PHONY: run test build stop-db clean-db loadtest bench fuzz
+.PHONY: run test build stop-db clean-db loadtest bench fuzz chaos
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
@@ -39,3 +39,9 @@ bench:
 ## findings go to .local/fuzz/artifacts and fail the run (scripts/fuzz.sh)
 fuzz:
 	@scripts/fuzz.sh
+
+## chaos: steady load while Inlet is SIGKILLed and restarted, PostgreSQL restarted and frozen
+## (SIGSTOP), and the load tripled; fails on any lost or duplicated acknowledged message.
+## SHORT=1 for a ~40 s version (scripts/chaos.sh)
+chaos:
+	@scripts/chaos.sh

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make chaos: faults under load on a throwaway cluster (.local/chaos); prints a table and fails on
+# any lost or duplicated acknowledged message. SHORT=1 runs the short version (~40 s).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/localpg.sh packages
+command -v python3 >/dev/null || { echo "chaos: python3 is required" >&2; exit 2; }
+swift build --product inlet
+swift build --product migrator
+bin=$(swift build --show-bin-path)
+scripts/localpg.sh destroy chaos
+DATABASE_URL=$(scripts/localpg.sh start chaos)
+export DATABASE_URL
+trap 'pkill -CONT -f "postgres -D .*chaos" 2>/dev/null || true; scripts/localpg.sh destroy chaos' EXIT
+"$bin/migrator" up >/dev/null
+TOKEN=$("$bin/inlet" tenant create chaos --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export TOKEN PORT
+INLET_BIN="$bin/inlet" PG_CLUSTER=chaos python3 scripts/chaos/chaos.py
