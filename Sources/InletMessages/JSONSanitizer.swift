@@ -73,13 +73,7 @@ enum JSONSanitizer {
                 appendControlEscape(c, to: &out)
                 i += 1
             } else if c >= 0x80 {
-                let (valid, length) = UTF8Sequence.check(p, i, end)
-                if valid {
-                    out.append(contentsOf: UnsafeRawBufferPointer(start: p + i, count: length))
-                } else {
-                    UTF8Sequence.appendReplacement(to: &out)
-                }
-                i += length
+                i += UTF8Sequence.appendRepairing(p, i, end, to: &out)
             } else {
                 var j = i + 1
                 while j < end, p[j] >= 0x20, p[j] < 0x80, p[j] != JSONScanner.quote, p[j] != JSONScanner.backslash { j += 1 }
@@ -179,13 +173,7 @@ enum JSONSanitizer {
             } else if c == 0 {
                 i += 1
             } else if c >= 0x80 {
-                let (valid, length) = UTF8Sequence.check(p, i, end)
-                if valid {
-                    out.append(contentsOf: UnsafeRawBufferPointer(start: p + i, count: length))
-                } else {
-                    UTF8Sequence.appendReplacement(to: &out)
-                }
-                i += length
+                i += UTF8Sequence.appendRepairing(p, i, end, to: &out)
             } else {
                 var j = i + 1
                 while j < end, p[j] != 0, p[j] < 0x80, p[j] != JSONScanner.backslash { j += 1 }

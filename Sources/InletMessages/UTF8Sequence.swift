@@ -52,6 +52,18 @@ enum UTF8Sequence {
         }
     }
 
+    /// Appends the UTF-8 sequence at `p[i]` to `out`, or U+FFFD when it is not valid; returns the
+    /// bytes consumed.
+    static func appendRepairing(_ p: UnsafePointer<UInt8>, _ i: Int, _ end: Int, to out: inout [UInt8]) -> Int {
+        let (valid, length) = check(p, i, end)
+        if valid {
+            out.append(contentsOf: UnsafeRawBufferPointer(start: p + i, count: length))
+        } else {
+            appendReplacement(to: &out)
+        }
+        return length
+    }
+
     static func appendReplacement(to out: inout [UInt8]) {
         out.append(replacement.0)
         out.append(replacement.1)
