@@ -57,7 +57,6 @@ struct IngestRoutes: Sendable {
             settings.observe(tenantID: tenantID, header: header)
         }
 
-        let rejected = batch.rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) }
         if batch.messageCount == 0 { return IngestAccepted(accepted: 0, duplicates: 0, rejected: []) }
         if batch.rows.isEmpty && batch.deletes.isEmpty {
             // Nothing valid: the sender must fix the request, so it is refused, not quarantined.
@@ -66,7 +65,7 @@ struct IngestRoutes: Sendable {
                 throw IngestError.badRequest(only.reason)
             }
             var error = IngestError.badRequest("no valid message in the body")
-            error.rejected = rejected
+            error.rejected = batch.rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) }
             throw error
         }
 
