@@ -96,6 +96,21 @@ public struct BinaryCopyEncoder: Sendable {
         withUnsafeBytes(of: value.bigEndian) { bytes.replaceSubrange(offset..<offset + 8, with: $0) }
     }
 
+    /// The bytes of field `index` (0-based) of the row that starts at `rowStart`, or nil when
+    /// the field is NULL: for reading a value back out of an encoded row (a writer needs the
+    /// traits of identifies for the users table) without keeping a second copy of it.
+    public func field(_ index: Int, ofRowAt rowStart: Int) -> Range<Int>? {
+        var offset = rowStart + 2
+        var remaining = index
+        while true {
+            let length = Int(Int32(bitPattern: bytes[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }))
+            offset += 4
+            if remaining == 0 { return length < 0 ? nil : offset..<offset + length }
+            offset += max(length, 0)
+            remaining -= 1
+        }
+    }
+
     // MARK: Fields written in pieces
     //
     // A value assembled from several parts (a jsonb object merged from two sources, a string

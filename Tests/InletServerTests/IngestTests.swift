@@ -152,6 +152,50 @@ import Testing
         #expect(try harness.connect().count("events.tracks", tenant: tenant) == 300)
     }
 
+    @Test func identifiesAndGroupsKeepProfilesMergedInTimeOrder() async throws {
+        let harness = try IngestHarness("profiles")
+        let (tenant, token) = try harness.tenant()
+        @Sendable func identify(_ user: String, _ time: String, _ traits: String, id: String = UUID().uuidString) -> String {
+            #"{"type":"identify","messageId":"\#(id)","userId":"\#(user)","timestamp":"\#(time)","traits":\#(traits)}"#
+        }
+        let odd = #"o\"dd \\ {user},"#  // quotes, a backslash, braces and a comma in the id
+        let replayed = UUID().uuidString
+        try await harness.run { client in
+            // Newest first: the older message only fills the gap ("c"), it does not win "a".
+            var answer = try await client.post(
+                "/", json: Messages.array([
+                    identify("u1", "2024-05-02T00:00:00Z", #"{"a":"new","b":1}"#),
+                    identify("u1", "2024-05-01T00:00:00Z", #"{"a":"old","c":3}"#),
+                    identify(odd, "2024-05-01T00:00:00Z", #"{"q":"\"x\"\\"}"#),
+                    #"{"type":"group","messageId":"\#(UUID().uuidString)","userId":"u1","groupId":"g1","timestamp":"2024-05-01T00:00:00Z","traits":{"name":"Acme"}}"#,
+                    #"{"type":"group","messageId":"\#(UUID().uuidString)","userId":"u1","groupId":"\#(String(repeating: "g", count: 3000))","traits":{}}"#,
+                ]), token: token)
+            #expect(answer.status == 200, "\(answer.body)")
+            #expect(answer.json["accepted"] as? Int == 5)
+            // Later, a newer identify in one request and a redelivered one (the staged path) in another.
+            answer = try await client.post("/", json: identify("u1", "2024-05-03T00:00:00Z", #"{"b":2}"#, id: replayed), token: token)
+            #expect(answer.status == 200, "\(answer.body)")
+            answer = try await client.post(
+                "/", json: Messages.array([
+                    identify("u1", "2024-05-03T00:00:00Z", #"{"b":2}"#, id: replayed),
+                    identify("u1", "2024-04-30T00:00:00Z", #"{"d":4}"#),
+                ]), token: token)
+            #expect(answer.json["accepted"] as? Int == 1, "\(answer.body)")
+            #expect(answer.json["duplicates"] as? Int == 1, "\(answer.body)")
+        }
+        let db = try harness.connect()
+        let u1 = try db.query(
+            "SELECT traits::text, first_seen_at::text, last_seen_at::text FROM events.users WHERE tenant_id = $1 AND id = 'u1'", tenant).first
+        #expect(try u1?.decode(String.self, at: 0) == #"{"a": "new", "b": 2, "c": 3, "d": 4}"#)
+        #expect(try u1?.decode(String.self, at: 1) == "2024-04-30 00:00:00+00")
+        #expect(try u1?.decode(String.self, at: 2) == "2024-05-03 00:00:00+00")
+        #expect(try db.count("events.users", tenant: tenant, where: #"id = $$o"dd \ {user},$$ AND"# + " traits->>'q' = $$\"x\"\\$$") == 1)
+        #expect(try db.count("events.accounts", tenant: tenant, where: "id = 'g1' AND traits->>'name' = 'Acme'") == 1)
+        // The 3,000-byte group id is stored with its message, not as a profile key.
+        #expect(try db.count("events.accounts", tenant: tenant) == 1)
+        #expect(try db.count("events.groups", tenant: tenant) == 2)
+    }
+
     @Test func anEventFrom2019LandsInAPartitionCreatedForIt() async throws {
         let harness = try IngestHarness("replay")
         let (tenant, token) = try harness.tenant()

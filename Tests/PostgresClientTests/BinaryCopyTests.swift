@@ -102,6 +102,40 @@ import Testing
 
     struct Abort: Error {}
 
+    @Test func fieldsReadBackFromAnEncodedRow() {
+        var encoder = BinaryCopyEncoder()
+        encoder.beginRow(fieldCount: 1)
+        encoder.appendText("skipped row")
+        let start = encoder.bytes.count
+        encoder.beginRow(fieldCount: 4)
+        encoder.appendInt8(7)
+        encoder.appendNull()
+        encoder.appendText("user-ü")
+        encoder.appendJSONB(#"{"a":1}"#)
+        #expect(encoder.field(0, ofRowAt: start).map { encoder.bytes[$0].count } == 8)
+        #expect(encoder.field(1, ofRowAt: start) == nil)
+        #expect(encoder.field(2, ofRowAt: start).map { String(decoding: encoder.bytes[$0], as: UTF8.self) } == "user-ü")
+        #expect(encoder.field(3, ofRowAt: start).map { Array(encoder.bytes[$0]) } == [1] + Array(#"{"a":1}"#.utf8))
+    }
+
+    @Test func arrayLiteralsCarryAnyTextToTheServer() throws {
+        let connection = try TestDatabase.connect(TestDatabase.serverURL)
+        let values: [String?] = [#"{"q": "a \"quoted\" \\ back\\slash", "b": [1, 2]}"#, nil, "", "NULL", "{,}", "ü😀 \t"]
+        var literal = PostgresArrayLiteral()
+        for value in values {
+            if let value { literal.append(value) } else { literal.appendNull() }
+        }
+        let result = try connection.query("SELECT v, v IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS u(v, n) ORDER BY n", literal.text)
+        #expect(result.rows.count == values.count)
+        for (row, value) in zip(result.rows, values) {
+            let isNull: Bool = try row.decode(at: 1)
+            #expect(isNull == (value == nil))
+            if let value { #expect(try row.decode(at: 0) as String == value) }
+        }
+        let empty = try connection.query("SELECT cardinality($1::jsonb[])", PostgresArrayLiteral().text)
+        #expect(try empty.rows[0].decode(at: 0) as Int == 0)
+    }
+
     @Test func copyAbortedByTheClientStoresNothingAndKeepsTheConnection() throws {
         let connection = try TestDatabase.connect(TestDatabase.serverURL)
         try connection.execute("CREATE TEMP TABLE aborted (n int8)")

@@ -2,8 +2,9 @@ import InletMessages
 import PostgresClient
 
 /// Writes batches of requests through one database connection, in one transaction each:
-/// binary COPY into per-connection staging tables, then `INSERT ... ON CONFLICT DO NOTHING` into
-/// the partitioned tables, so a message delivered twice is stored once.
+/// binary COPY straight into the partitioned tables; when a row is stored already (a
+/// redelivery), the transaction is done again through per-connection staging tables and
+/// `INSERT ... ON CONFLICT DO NOTHING`, so a message delivered twice is stored once.
 ///
 /// Blocking: runs on its writer's own thread. Throws only when the connection failed, in which
 /// case nothing can be said of the batch and its requests are answered 503 (a retry is safe:
@@ -12,24 +13,18 @@ final class BatchWriter {
     let connection: Connection
     /// Months (year × 12 + month − 1) whose partitions are known to exist.
     private var knownMonths = Set<Int>()
-    /// Transactions that left deleted rows in the staging tables since they were last truncated.
-    private var stagedSinceTruncate = 0
+    /// Rows deleted from the staging tables since they were last truncated.
+    private var stagedRowsSinceTruncate = 0
+    static let stagedRowsBeforeTruncate = 5_000
 
     init(url: String) throws {
         connection = try Connection(url: url, applicationName: "inlet-writer")
         // Staging tables live as long as the connection. Not ON COMMIT DELETE ROWS: truncating a
         // table at every commit cost about 25 ms a transaction (measured by `make bench`); rows are
-        // deleted after use instead, and the tables truncated now and then (see `write`).
+        // deleted after use instead, and the tables truncated now and then (see `commit`).
         for table in EventTable.allCases {
             try connection.execute("CREATE TEMP TABLE stage_\(table.name) (LIKE events.\(table.name) INCLUDING DEFAULTS)")
         }
-    }
-
-    /// Tables whose rows are COPYed straight into the partitioned table when none of them is
-    /// stored yet. identifies and groups always go through staging, which also feeds the
-    /// users / accounts update.
-    static func copiesDirectly(_ table: EventTable) -> Bool {
-        table != .identifies && table != .groups
     }
 
     /// The outcome of each request, in the order given.
@@ -50,11 +45,6 @@ final class BatchWriter {
     }
 
     func write(_ requests: [PendingRequest]) throws -> [RequestResult] {
-        if stagedSinceTruncate >= 500 {
-            // Deleted staging rows are dead tuples, and temporary tables are never autovacuumed.
-            try connection.execute("TRUNCATE " + EventTable.allCases.map { "stage_\($0.name)" }.joined(separator: ", "))
-            stagedSinceTruncate = 0
-        }
         var results = requests.map { RequestResult(rejected: $0.batch.rejects) }
         let rows = uniqueRows(requests, results: &results)
         try ensurePartitions(for: rows, in: requests)
@@ -162,49 +152,60 @@ final class BatchWriter {
     /// One transaction: the given rows into their tables; with `sideTables`, also every
     /// request's quarantined messages and deletes, and `poisoned` rows into the quarantine.
     /// Adds to `results` only once the transaction committed.
+    ///
+    /// First straight into the partitioned tables, the usual case: no row is stored yet, and a
+    /// plain COPY costs PostgreSQL what the raw `\copy` of `make bench` costs. A redelivered row
+    /// aborts that transaction with a unique violation; it is then done again through the
+    /// staging tables, where `ON CONFLICT DO NOTHING` sorts the stored rows out. (No savepoint
+    /// per table: one round trip each way per table for a case that is rare.)
     private func commit(
         _ rows: [RowRef], of requests: [PendingRequest], results: inout [RequestResult], sideTables: Bool,
         poisoned: [(RowRef, PostgresError)]
     ) throws {
+        do {
+            try commit(rows, of: requests, results: &results, sideTables: sideTables, poisoned: poisoned, staged: false)
+        } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
+            try commit(rows, of: requests, results: &results, sideTables: sideTables, poisoned: poisoned, staged: true)
+        }
+    }
+
+    private func commit(
+        _ rows: [RowRef], of requests: [PendingRequest], results: inout [RequestResult], sideTables: Bool,
+        poisoned: [(RowRef, PostgresError)], staged: Bool
+    ) throws {
+        if staged && stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
+            // Deleted staging rows stay as dead tuples (temporary tables are never autovacuumed)
+            // and every statement on the stage scans them: empty the tables now and then.
+            try connection.execute("TRUNCATE " + EventTable.allCases.map { "stage_\($0.name)" }.joined(separator: ", "))
+            stagedRowsSinceTruncate = 0
+        }
         // Per request and table: rows written by this transaction, and those already stored.
         let empty = [Int](repeating: 0, count: EventTable.allCases.count)
         var written = [[Int]](repeating: empty, count: requests.count)
         var duplicates = [[Int]](repeating: empty, count: requests.count)
+        let whole = rows.count == requests.reduce(0) { $0 + $1.batch.rows.count }
         try connection.transaction {
-            var staged = false
             for table in EventTable.allCases {
                 let tableRows = rows.filter { requests[$0.request].batch.rows[$0.row].table == table }
                 guard !tableRows.isEmpty else { continue }
-                let whole = rows.count == requests.reduce(0) { $0 + $1.batch.rows.count }
                 for ref in tableRows { written[ref.request][table.rawValue] += 1 }
-                if Self.copiesDirectly(table) {
-                    // The usual case, no row stored before: one COPY into the partitioned table.
-                    // A redelivered row aborts it with a unique violation; then the rows go the
-                    // staging way, where ON CONFLICT DO NOTHING sorts them out.
-                    try connection.execute("SAVEPOINT direct_copy")
-                    do {
-                        try copyRows(into: "events.\(table.name)", table, tableRows, of: requests, whole: whole)
-                        try connection.execute("RELEASE SAVEPOINT direct_copy")
-                        continue
-                    } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
-                        // Released too, so the staging INSERT below runs in the top-level
-                        // transaction: `alreadyStored` tells its rows by their xmin.
-                        try connection.execute("ROLLBACK TO SAVEPOINT direct_copy; RELEASE SAVEPOINT direct_copy")
+                if staged {
+                    try copyRows(into: "stage_\(table.name)", table, tableRows, of: requests, whole: whole)
+                    let inserted = try connection.query(
+                        "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
+                    ).affectedRows
+                    if inserted < tableRows.count {
+                        for ref in try alreadyStored(table, tableRows, of: requests) { duplicates[ref.request][table.rawValue] += 1 }
                     }
+                    try connection.execute("DELETE FROM stage_\(table.name)")
+                    stagedRowsSinceTruncate += tableRows.count
+                } else {
+                    try copyRows(into: "events.\(table.name)", table, tableRows, of: requests, whole: whole)
                 }
-                staged = true
-                try copyRows(into: "stage_\(table.name)", table, tableRows, of: requests, whole: whole)
-                let inserted = try connection.query(
-                    "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
-                ).affectedRows
-                if inserted < tableRows.count {
-                    for ref in try alreadyStored(table, tableRows, of: requests) { duplicates[ref.request][table.rawValue] += 1 }
+                if let profiles = ProfileTable(for: table) {
+                    try updateProfiles(profiles, from: tableRows, of: requests)
                 }
-                if table == .identifies { try updateProfiles(table: "users", from: "stage_identifies", key: "user_id") }
-                if table == .groups { try updateProfiles(table: "accounts", from: "stage_groups", key: "group_id") }
-                try connection.execute("DELETE FROM stage_\(table.name)")
             }
-            if staged { stagedSinceTruncate += 1 }
             try recordTraffic(
                 requests, stored: requests.indices.map { written[$0].reduce(0, +) - duplicates[$0].reduce(0, +) })
             if sideTables {
@@ -272,23 +273,49 @@ final class BatchWriter {
 
     /// Keeps events.users / events.accounts current from this transaction's identifies / groups:
     /// traits merged (a newer message's keys win; an older, replayed one only fills gaps), first
-    /// and last seen widened.
-    private func updateProfiles(table: String, from stage: String, key: String) throws {
-        try connection.execute(
+    /// and last seen widened. The values come from the encoded rows, passed as arrays: one
+    /// statement whatever the number of rows, and nothing to stage. Ordered by key, so two
+    /// writers updating the same profiles lock them in the same order.
+    private func updateProfiles(_ profiles: ProfileTable, from rows: [RowRef], of requests: [PendingRequest]) throws {
+        var tenants = PostgresArrayLiteral()
+        var ids = PostgresArrayLiteral()
+        var timestamps = PostgresArrayLiteral()
+        var traits = PostgresArrayLiteral()
+        var count = 0
+        for ref in rows {
+            let request = requests[ref.request]
+            let row = request.batch.rows[ref.row]
+            let encoder = request.batch.encoders[row.table.rawValue]
+            guard let id = encoder.field(profiles.idColumn, ofRowAt: row.byteRange.lowerBound),
+                id.count <= Self.maxProfileIDBytes
+            else { continue }
+            tenants.append(String(request.tenantID))
+            ids.append(utf8: encoder.bytes[id])
+            timestamps.append(row.timestamp.postgresText)
+            if let json = encoder.field(profiles.traitsColumn, ofRowAt: row.byteRange.lowerBound) {
+                traits.append(utf8: encoder.bytes[json].dropFirst())  // jsonb: a version byte, then the text
+            } else {
+                traits.appendNull()
+            }
+            count += 1
+        }
+        guard count > 0 else { return }
+        try connection.query(
             """
-            INSERT INTO events.\(table) AS p (tenant_id, id, traits, first_seen_at, last_seen_at)
-            SELECT tenant_id, \(key), coalesce(inlet.jsonb_merge_agg(traits ORDER BY "timestamp")
+            INSERT INTO events.\(profiles.name) AS p (tenant_id, id, traits, first_seen_at, last_seen_at)
+            SELECT tenant_id, id, coalesce(inlet.jsonb_merge_agg(traits ORDER BY "timestamp")
                        FILTER (WHERE jsonb_typeof(traits) = 'object'), '{}'),
                    min("timestamp"), max("timestamp")
-            FROM \(stage) WHERE \(key) IS NOT NULL AND octet_length(\(key)) <= \(Self.maxProfileIDBytes)
-            GROUP BY tenant_id, \(key)
+            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[]) AS m(tenant_id, id, "timestamp", traits)
+            GROUP BY tenant_id, id
+            ORDER BY tenant_id, id
             ON CONFLICT (tenant_id, id) DO UPDATE SET
                 traits = CASE WHEN EXCLUDED.last_seen_at >= p.last_seen_at THEN p.traits || EXCLUDED.traits
                               ELSE EXCLUDED.traits || p.traits END,
                 first_seen_at = least(p.first_seen_at, EXCLUDED.first_seen_at),
                 last_seen_at = greatest(p.last_seen_at, EXCLUDED.last_seen_at),
                 updated_at = now()
-            """)
+            """, tenants.text, ids.text, timestamps.text, traits.text)
     }
 
     /// Adds this transaction's stored messages to each tenant's hourly traffic (what
@@ -351,5 +378,25 @@ final class BatchWriter {
             messageIndex: row.messageIndex, messageID: id,
             reason: "the database refused this message: \(error.message)",
             raw: Array(encoder.bytes[row.byteRange]))
+    }
+}
+
+/// A profile table kept from a message table: events.users from identifies (keyed by
+/// `user_id`), events.accounts from groups (keyed by `group_id`).
+struct ProfileTable {
+    let name: String
+    /// Positions of the key and of `traits` among the message table's encoded columns.
+    let idColumn: Int
+    let traitsColumn: Int
+
+    init?(for table: EventTable) {
+        let key: String
+        switch table {
+        case .identifies: (name, key) = ("users", "user_id")
+        case .groups: (name, key) = ("accounts", "group_id")
+        default: return nil
+        }
+        guard let id = table.columns.firstIndex(of: key), let traits = table.columns.firstIndex(of: "traits") else { return nil }
+        (idColumn, traitsColumn) = (id, traits)
     }
 }
