@@ -81,7 +81,10 @@ msg_bytes=$(awk '{ n += length($0) } END { printf "%.0f", n / '"$pool"' }' "$bod
 "${psql_[@]}" -c "SELECT inlet.ensure_month_partitions(m) FROM generate_series(date_trunc('month', now()) - interval '4 months', now(), interval '1 month') m" >/dev/null
 
 tables="events.tracks, events.identifies, events.pages, events.screens, events.groups, events.aliases, events.users, events.accounts"
-reset_tables() { "${psql_[@]}" -c "TRUNCATE $tables" -c "CHECKPOINT" >/dev/null; }
+# Each phase starts from empty tables, a checkpoint, and no dirty page cache left to write back
+# (a previous phase's WAL, a build): writeback competing with the commits' fsyncs made the same
+# run vary by 2x.
+reset_tables() { "${psql_[@]}" -c "TRUNCATE $tables" -c "CHECKPOINT" >/dev/null; sync; }
 
 # CPU ticks used so far by PostgreSQL (the postmaster with its exited children, and its live
 # children), by one process, and by the whole machine.
@@ -147,12 +150,14 @@ busy=$(awk -v t=$((m1 - m0)) -v hz="$hz" -v c="$(nproc)" -v d="$(elapsed "$w0" "
 rss_max_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$inlet_pid/status")
 
 half=$((max_rate / 2))
+reset_tables
 log "(b) Inlet at half that rate: $half messages/s"
 half_line=$(loadtest CONNECTIONS="$connections" DURATION=15 RATE="$half")
 
 if [ "$overload" = 1 ]; then
     # More messages in flight than the queue holds (INLET_QUEUE_MAX_MESSAGES, 100,000 by
     # default): 256 connections × bodies of 500; the excess must get 503/429, RSS stay bounded.
+    reset_tables
     log "(e) overload: 256 connections, bodies of 500, 15 s"
     over_line=$(batch=500 loadtest CONNECTIONS=256 DURATION=15)
     kill -0 "$inlet_pid" || { log "inlet died under overload"; exit 1; }

@@ -18,13 +18,29 @@ function setup(thread)
     table.insert(threads, thread)
 end
 
+-- The pieces of `text` around each `separator` (plain text, not a pattern). Bodies are split
+-- once here and joined with the per-request prefix by table.concat: substituting with gsub on
+-- every request cost wrk a fifth of this 2-core machine under `make bench`.
+function split(text, separator)
+    local pieces, start = {}, 1
+    while true do
+        local at = text:find(separator, start, true)
+        if not at then
+            table.insert(pieces, text:sub(start))
+            return pieces
+        end
+        table.insert(pieces, text:sub(start, at - 1))
+        start = at + #separator
+    end
+end
+
 function init(args)
     local file = args[1]
     run_id = args[2] or "r"
     bodies, paths = {}, {}
     for line in io.lines(file) do
         if #line > 0 then
-            table.insert(bodies, line)
+            table.insert(bodies, split(line, "@P@"))
             table.insert(paths, line:sub(1, 9) == '{"batch":' and "/v1/batch" or "/")
         end
     end
@@ -39,7 +55,7 @@ function request()
     index = index + 1
     if index > #bodies then index, pass = 1, pass + 1 end
     local prefix = run_id .. "t" .. id .. "p" .. pass
-    local body = bodies[index]:gsub("@P@", prefix)
+    local body = table.concat(bodies[index], prefix)
     return wrk.format(nil, paths[index], nil, body)
 end
 
