@@ -39,6 +39,8 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // glibc's mallopt, for `inlet serve` (see Sources/App/MallocTuning.swift).
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "PostgresClient",
             dependencies: ["CLibPQ"],
@@ -77,6 +79,7 @@ let package = Package(
                 "InletMessages",
                 "InletSchema",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,6 +94,7 @@ let package = Package(
             name: "App",
             dependencies: [
                 "InletServer",
+                "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),

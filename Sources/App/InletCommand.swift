@@ -30,6 +30,7 @@ struct Serve: AsyncParsableCommand {
     var port: Int?
 
     func run() async throws {
+        keepLargeBlocksOutOfMallocArenas()
         var configuration = try ServerConfiguration(reader: environment)
         if let host { configuration.host = host }
         if let port { configuration.port = port }

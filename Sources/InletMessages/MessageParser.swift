@@ -45,7 +45,10 @@ public struct MessageParser: Sendable {
             }
             return .success(run.batch)
         }
-        return try result.get()
+        var batch = try result.get()
+        // The rows may wait in the ingest queue, which counts their bytes: not the slack.
+        for table in batch.encoders.indices { batch.encoders[table].shrinkToFit() }
+        return batch
     }
 
     /// Parses `body` (convenience for tests and callers holding an array).

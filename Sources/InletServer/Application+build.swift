@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import InletMessages
 import InletSchema
 import Logging
@@ -52,7 +53,9 @@ public func buildApplication(
         + configuration.idleTimeout.components.attoseconds / 1_000_000_000
     return Application(
         router: router,
-        server: .http1(configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))),
+        server: HTTPServerBuilder { responder in
+            BoundedReadChannel(http: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))))
+        },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
         services: [tenants, readiness, writers],
         logger: logger

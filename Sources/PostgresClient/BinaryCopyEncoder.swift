@@ -149,6 +149,16 @@ public struct BinaryCopyEncoder: Sendable {
         bytes[offset + 3] = UInt8(truncatingIfNeeded: length)
     }
 
+    /// Gives back the storage grown past the rows (an array doubles as it grows, so up to half
+    /// of it can be empty): for rows that will wait in a queue whose bound counts bytes.
+    public mutating func shrinkToFit() {
+        guard bytes.capacity > bytes.count + bytes.count / 8 + 4096 else { return }
+        let rows = bytes
+        bytes = [UInt8](unsafeUninitializedCapacity: rows.count) { buffer, initialized in
+            initialized = rows.withUnsafeBufferPointer { buffer.initialize(fromContentsOf: $0) }
+        }
+    }
+
     /// Empties the encoder, keeping its storage for the next rows.
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)

@@ -120,16 +120,18 @@ struct IngestRoutes: Sendable {
     /// Reads, decompresses and parses the body, holding its bytes against the in-flight body
     /// budget until the parsed rows exist (which the queue then accounts for): under overload,
     /// bodies being received count towards memory too, so past the budget a request gets 503 at
-    /// once instead of growing the process.
+    /// once instead of growing the process. The reservation is twice the body: the body, and
+    /// the rows parsed from it, about as large, which exist together until parsing ends.
     private func readAndParse(
         _ request: Request, gzipped: Bool, impliedType: MessageType?, arrival: Timestamp
     ) async throws -> ParsedBatch {
-        let declared = request.headers[.contentLength].flatMap { Int($0) } ?? configuration.maxBodyBytes
-        var held = min(max(declared, 0), configuration.maxBodyBytes)
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        let expected = min(max(declared ?? configuration.maxBodyBytes, 0), configuration.maxBodyBytes)
+        var held = 2 * expected
         guard bodyBudget.reserve(held) else { throw overBudget() }
         defer { bodyBudget.release(held) }
 
-        var body = try await readBody(request.body)
+        var body = try await readBody(request.body, expected: declared.map { _ in expected } ?? 0)
         if gzipped {
             let inflated: [UInt8] = try body.withUnsafeReadableBytes { raw in
                 do {
@@ -140,8 +142,9 @@ struct IngestRoutes: Sendable {
                     throw IngestError.badRequest("body is not valid gzip")
                 }
             }
-            guard bodyBudget.reserve(inflated.count) else { throw overBudget() }
-            held += inflated.count
+            // The inflated body and the rows parsed from it, about as large again.
+            guard bodyBudget.reserve(2 * inflated.count) else { throw overBudget() }
+            held += 2 * inflated.count
             body = ByteBuffer(bytes: inflated)
         }
         do {
@@ -156,9 +159,10 @@ struct IngestRoutes: Sendable {
         return IngestError.unavailable("too many request bodies in flight, retry later", retryAfter: configuration.retryAfterSeconds)
     }
 
-    /// Reads the body, refusing it with 413 as soon as it passes the limit.
-    private func readBody(_ body: RequestBody) async throws -> ByteBuffer {
-        var collected = ByteBuffer()
+    /// Reads the body, refusing it with 413 as soon as it passes the limit. `expected` (the
+    /// Content-Length) sizes the buffer once, instead of doubling it as chunks arrive.
+    private func readBody(_ body: RequestBody, expected: Int) async throws -> ByteBuffer {
+        var collected = ByteBufferAllocator().buffer(capacity: expected)
         for try await chunk in body {
             guard collected.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
                 throw IngestError.tooLarge("body is larger than \(configuration.maxBodyBytes) bytes")
