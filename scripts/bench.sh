@@ -12,7 +12,8 @@
 # Every phase is bounded in time; the cluster (.local/bench) is destroyed at the end.
 #
 # Knobs (environment): BENCH_DURATION (20 s, the flat-out run), BENCH_BATCH (100),
-# BENCH_CONNECTIONS (16), BENCH_COPY_PASSES (5: rows for COPY = 5 × the 20,000-message pool),
+# BENCH_CONNECTIONS (64: enough to keep both writers' transactions full; 16 left the machine
+# 20 % idle and Inlet at two thirds of its rate), BENCH_COPY_PASSES (5: rows for COPY = 5 × the 20,000-message pool),
 # BENCH_OVERLOAD (1: run the overload phase), INLET_WRITERS etc. pass through to inlet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +21,7 @@ cd "$root"
 
 duration=${BENCH_DURATION:-20}
 batch=${BENCH_BATCH:-100}
-connections=${BENCH_CONNECTIONS:-16}
+connections=${BENCH_CONNECTIONS:-64}
 copy_passes=${BENCH_COPY_PASSES:-5}
 overload=${BENCH_OVERLOAD:-1}
 pool=20000
@@ -112,10 +113,18 @@ copy_run() {  # streams...: each a psql session loading its files, all in parall
     [ "$stored" = "$copy_rows" ] || { log "COPY stored $stored rows, expected $copy_rows"; exit 1; }
     echo "$(elapsed "$t0" "$t1") $(( $(pg_ticks) - p0 ))"
 }
-log "(a) raw COPY of $copy_rows rows, one stream"
-out=$(copy_run "0 1"); read -r copy1_s copy1_ticks <<<"$out"
-log "(a) raw COPY of $copy_rows rows, two streams"
-out=$(copy_run "0" "1"); read -r copy2_s copy2_ticks <<<"$out"
+# The first COPY into a fresh cluster ran 2-5x slower than any later one (a1 below a2 / 3), so
+# one unmeasured pass warms the cluster up; each figure is then the faster of two runs, which
+# makes the limit, and so the ratio (c), conservative.
+log "(a) warm-up COPY (not measured)"
+copy_run "0" "1" >/dev/null
+faster() {  # "seconds ticks" lines on stdin: the one with the fewest seconds
+    sort -n | head -n 1
+}
+log "(a) raw COPY of $copy_rows rows, one stream, twice"
+out=$( { copy_run "0 1"; copy_run "0 1"; } | faster); read -r copy1_s copy1_ticks <<<"$out"
+log "(a) raw COPY of $copy_rows rows, two streams, twice"
+out=$( { copy_run "0" "1"; copy_run "0" "1"; } | faster); read -r copy2_s copy2_ticks <<<"$out"
 copy1_rate=$(awk -v n=$copy_rows -v s="$copy1_s" 'BEGIN { printf "%.0f", n / s }')
 copy2_rate=$(awk -v n=$copy_rows -v s="$copy2_s" 'BEGIN { printf "%.0f", n / s }')
 copy2_cpu_us=$(awk -v t="$copy2_ticks" -v hz="$hz" -v n=$copy_rows 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
