@@ -16,4 +16,9 @@ trap 'pkill -CONT -f "postgres -D .*chaos" 2>/dev/null || true; scripts/localpg.
 TOKEN=$("$bin/inlet" tenant create chaos --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export TOKEN PORT
+# Bodies for the overload (wrk, 500 messages each), generated once.
+OVERLOAD_BODIES=.local/chaos-overload-bodies.jsonl
+[ -s "$OVERLOAD_BODIES" ] || python3 scripts/loadgen/loadgen.py --seed 7 --messages 5000 --batch 500 --shape batch \
+    --out-bodies "$OVERLOAD_BODIES"
+export OVERLOAD_BODIES
 INLET_BIN="$bin/inlet" PG_CLUSTER=chaos python3 scripts/chaos/chaos.py

@@ -41,6 +41,7 @@ install_packages() {
     command -v psql >/dev/null || missing+=(postgresql-client)
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
+    command -v wrk >/dev/null || missing+=(wrk)  # load tests, and the overload of `make chaos`
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         as_root apt-get update -qq

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# `make test`: a fresh PostgreSQL cluster for this run, `swift test` against it, then stop it.
-# Tests read the server's address from DATABASE_URL and create their own databases in it.
+# `make test`: a fresh PostgreSQL cluster for this run, `swift test` against it, then stop it;
+# then the short chaos run (`SHORT=1 make chaos`, ~1 min, its own cluster). Tests read the
+# server's address from DATABASE_URL and create their own databases in it. Arguments go to
+# `swift test` (e.g. `scripts/test.sh --filter IngestTests`) and skip the chaos run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,3 +16,9 @@ trap 'scripts/localpg.sh destroy test' EXIT
 
 swift build --build-tests
 swift test --skip-build "$@"
+
+if [ $# -eq 0 ]; then
+    scripts/localpg.sh destroy test
+    trap - EXIT
+    SHORT=1 scripts/chaos.sh
+fi
