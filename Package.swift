@@ -42,6 +42,11 @@ let package = Package(
         // glibc's mallopt, for `inlet serve` (see Sources/App/MallocTuning.swift).
         .systemLibrary(name: "CMalloc"),
         .target(
+            name: "InletGzip",
+            dependencies: ["CZlib"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PostgresClient",
             dependencies: ["CLibPQ"],
             swiftSettings: swiftSettings
@@ -74,7 +79,7 @@ let package = Package(
         .target(
             name: "InletServer",
             dependencies: [
-                "CZlib",
+                "InletGzip",
                 "PostgresClient",
                 "InletMessages",
                 "InletSchema",
@@ -115,10 +120,10 @@ let package = Package(
             dependencies: ["InletMessages", "PostgresClient"],
             swiftSettings: swiftSettings
         ),
-        // libFuzzer target over MessageParser (`make fuzz`); without -DINLET_FUZZ a replay tool.
+        // libFuzzer target over MessageParser and Gunzip (`make fuzz`); without -DINLET_FUZZ a replay tool.
         .executableTarget(
             name: "InletFuzz",
-            dependencies: ["InletMessages", "PostgresClient"],
+            dependencies: ["InletMessages", "InletGzip", "PostgresClient"],
             exclude: ["inlet.dict"],
             swiftSettings: swiftSettings
         ),
@@ -148,7 +153,7 @@ let package = Package(
         .testTarget(
             name: "InletServerTests",
             dependencies: [
-                "InletServer", "InletTestSupport", "CZlib",
+                "InletServer", "InletTestSupport", "InletGzip",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

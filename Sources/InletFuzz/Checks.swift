@@ -1,4 +1,5 @@
 import Foundation
+import InletGzip
 import InletMessages
 import PostgresClient
 
@@ -17,6 +18,8 @@ import PostgresClient
 /// - `timestamptz` fields are 8 bytes within PostgreSQL's range; `timestamp` is in the plausible
 ///   window (2000-01-01 ... arrival + 24 h) and equals `EncodedRow.timestamp`.
 /// - Rejects, deletes and rows account for every message exactly once.
+/// - A gzip input decompresses within its limit or fails with `Gunzip.Failure`; its content then
+///   passes the checks above.
 enum Checks {
     /// The file being replayed (replay mode), for failure messages.
     nonisolated(unsafe) static var currentInput = "<fuzz input>"
@@ -27,11 +30,52 @@ enum Checks {
     static let tinyParser = MessageParser(limits: MessageLimits(maxMessageBytes: 300, maxDepth: 4, maxMessagesPerBody: 3))
     static let otherTypes: [MessageType] = [.identify, .page, .screen, .group, .alias, .delete]
 
+    /// Decompressed-size bound for the gzip path: small, so that a bomb is cut quickly.
+    static let gzipLimit = 256 * 1024
+
     static func run(_ body: UnsafeRawBufferPointer) {
+        if body.count >= 2 && body[0] == 0x1F && body[1] == 0x8B {
+            checkGzip(body)
+        } else {
+            checkGzipRoundTrip(body)
+        }
         check(parser, body, impliedType: nil)
         check(parser, body, impliedType: .track)
         check(parser, body, impliedType: otherTypes[body.count % otherTypes.count])
         check(tinyParser, body, impliedType: nil)
+    }
+
+    /// A gzip body (it starts with gzip's magic bytes) as the routes take it: `Gunzip` returns at
+    /// most `gzipLimit` bytes or throws `Failure` (never traps or hangs), and what it returns is
+    /// parsed with the same checks as a plain body.
+    static func checkGzip(_ body: UnsafeRawBufferPointer) {
+        let inflated: [UInt8]
+        do {
+            inflated = try Gunzip.decompress(body, limit: gzipLimit)
+        } catch {
+            return
+        }
+        require(inflated.count <= gzipLimit, "gzip", "Gunzip returned \(inflated.count) bytes, over its limit \(gzipLimit)")
+        guard !inflated.isEmpty else { return }
+        inflated.withUnsafeBytes { check(parser, $0, impliedType: nil) }
+    }
+
+    /// Mutated gzip is nearly always invalid (zlib is not instrumented, so libFuzzer gets no
+    /// guidance inside it); valid streams of every content come from compressing the input:
+    /// it must come back whole, and cut short (at a point the input chooses) it must be refused.
+    static func checkGzipRoundTrip(_ body: UnsafeRawBufferPointer) {
+        let compressed = Gzip.compress(Array(body))
+        let inflated = try? compressed.withUnsafeBytes { try Gunzip.decompress($0, limit: body.count) }
+        require(inflated == Array(body), "gzip round trip", "Gunzip did not return what Gzip compressed")
+        if body.count >= 1 {
+            let cut = Int(body[0]) % compressed.count
+            let truncated = try? compressed[..<cut].withUnsafeBytes { try Gunzip.decompress($0, limit: body.count) }
+            require(truncated == nil, "gzip round trip", "Gunzip accepted a stream cut at \(cut) of \(compressed.count) bytes")
+        }
+        if body.count >= 1, let inflated, inflated.count > 0 {
+            let over = try? compressed.withUnsafeBytes { try Gunzip.decompress($0, limit: inflated.count - 1) }
+            require(over == nil, "gzip round trip", "Gunzip returned more than its limit")
+        }
     }
 
     static func check(_ parser: MessageParser, _ body: UnsafeRawBufferPointer, impliedType: MessageType?) {

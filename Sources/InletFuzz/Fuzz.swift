@@ -1,4 +1,5 @@
-// InletFuzz: a libFuzzer target over MessageParser (scan, validate, encode), and a replay tool.
+// InletFuzz: a libFuzzer target over MessageParser (scan, validate, encode) and, for inputs that
+// start with gzip's magic bytes, Gunzip in front of it; and a replay tool.
 //
 // Every input is parsed as each route would parse it (impliedType nil for `/` and `/v1/batch`,
 // `.track`, one more Tracking API type chosen by the input's length, and nil under tiny limits),

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
+import InletGzip
 import InletMessages
 import Logging
 import NIOCore

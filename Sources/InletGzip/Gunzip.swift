@@ -1,18 +1,19 @@
 import CZlib
 
-/// Decompresses a gzip body with a hard bound on the output size.
+/// Decompresses a gzip body with a hard bound on the output size. Its own module so that the
+/// fuzz target (InletFuzz) drives the same code as `inlet serve`.
 ///
 /// Inflation stops as soon as the output would pass `limit`, so a zip bomb costs at most
 /// `limit` bytes of memory and the time to produce them.
-enum Gunzip {
-    enum Failure: Error, Equatable {
+public enum Gunzip {
+    public enum Failure: Error, Equatable {
         /// The decompressed body would be larger than the limit.
         case tooLarge
         /// Not gzip, or truncated, or corrupt.
         case invalid
     }
 
-    static func decompress(_ input: UnsafeRawBufferPointer, limit: Int) throws(Failure) -> [UInt8] {
+    public static func decompress(_ input: UnsafeRawBufferPointer, limit: Int) throws(Failure) -> [UInt8] {
         var stream = z_stream()
         guard inlet_inflate_init_gzip(&stream) == Z_OK else { throw .invalid }
         defer { inflateEnd(&stream) }
