@@ -81,7 +81,7 @@ import Testing
         let harness = try IngestHarness("body_budget") { $0.maxInFlightBodyBytes = 1_024 }
         let (tenant, token) = try harness.tenant()
         try await harness.run { client in
-            // A slow client holds a 2.8 KB reservation while its body trickles in.
+            // A slow client holds a reservation (twice its 2.8 KB body) while the body trickles in.
             let message = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
             let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
             let slow = try RawSocket(port: client.port)
@@ -103,5 +103,33 @@ import Testing
             #expect(try await client.post("/", json: Messages.track(), token: token).status == 200)
         }
         #expect(try harness.connect().count("events.tracks", tenant: tenant) == 21)
+    }
+
+    @Test func aChunkedBodyIsReservedAsItArrives() async throws {
+        let harness = try IngestHarness("body_budget_chunked") { $0.maxInFlightBodyBytes = 64 * 1024 }
+        let (tenant, token) = try harness.tenant()
+        try await harness.run { client in
+            let message = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
+            let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
+            let head = "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
+            // One request holds part of the budget while its body trickles in...
+            let slow = try RawSocket(port: client.port)
+            defer { slow.close() }
+            try slow.send(Array((head + "Content-Length: \(message.count)\r\n\r\n").utf8) + message.prefix(100))
+            try await Task.sleep(for: .milliseconds(300))
+            // ...and a chunked one, whose size is unknown until it ends, still fits: it is not
+            // counted as the largest body allowed (8 MiB) but as what it sends.
+            let chunked = try RawSocket(port: client.port)
+            defer { chunked.close() }
+            let halves = [message.prefix(message.count / 2), message.dropFirst(message.count / 2)]
+            var bytes = Array((head + "Transfer-Encoding: chunked\r\n\r\n").utf8)
+            for half in halves { bytes += Array((String(half.count, radix: 16) + "\r\n").utf8) + half + Array("\r\n".utf8) }
+            try chunked.send(bytes + Array("0\r\n\r\n".utf8))
+            let answer = try await chunked.readResponse(timeout: .seconds(10))
+            #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer.prefix(200))")
+            try slow.send(Array(message.dropFirst(100)))
+            #expect(try await slow.readResponse(timeout: .seconds(10)).hasPrefix("HTTP/1.1 200"))
+        }
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 40)
     }
 }

@@ -126,13 +126,20 @@ struct IngestRoutes: Sendable {
     private func readAndParse(
         _ request: Request, gzipped: Bool, impliedType: MessageType?, arrival: Timestamp
     ) async throws -> ParsedBatch {
-        let declared = request.headers[.contentLength].flatMap { Int($0) }
-        let expected = min(max(declared ?? configuration.maxBodyBytes, 0), configuration.maxBodyBytes)
-        var held = 2 * expected
-        guard bodyBudget.reserve(held) else { throw overBudget() }
+        // With a Content-Length, the whole reservation before reading; without one (chunked),
+        // chunk by chunk as the body arrives.
+        let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), configuration.maxBodyBytes) }
+        var held = 0
         defer { bodyBudget.release(held) }
-
-        var body = try await readBody(request.body, expected: declared.map { _ in expected } ?? 0)
+        if let declared {
+            guard bodyBudget.reserve(2 * declared) else { throw overBudget() }
+            held = 2 * declared
+        }
+        var body = try await readBody(request.body, expected: declared ?? 0) { received in
+            guard declared == nil else { return }
+            guard bodyBudget.reserve(2 * received) else { throw overBudget() }
+            held += 2 * received
+        }
         if gzipped {
             let inflated: [UInt8] = try body.withUnsafeReadableBytes { raw in
                 do {
@@ -161,13 +168,17 @@ struct IngestRoutes: Sendable {
     }
 
     /// Reads the body, refusing it with 413 as soon as it passes the limit. `expected` (the
-    /// Content-Length) sizes the buffer once, instead of doubling it as chunks arrive.
-    private func readBody(_ body: RequestBody, expected: Int) async throws -> ByteBuffer {
+    /// Content-Length) sizes the buffer once, instead of doubling it as chunks arrive;
+    /// `received` is told each chunk's size before it is kept.
+    private func readBody(
+        _ body: RequestBody, expected: Int, received: (Int) throws -> Void
+    ) async throws -> ByteBuffer {
         var collected = ByteBufferAllocator().buffer(capacity: expected)
         for try await chunk in body {
             guard collected.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
                 throw IngestError.tooLarge("body is larger than \(configuration.maxBodyBytes) bytes")
             }
+            try received(chunk.readableBytes)
             var chunk = chunk
             collected.writeBuffer(&chunk)
         }
