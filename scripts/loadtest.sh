@@ -63,20 +63,20 @@ count_rows() {
         + (SELECT count(*) FROM events.groups) + (SELECT count(*) FROM events.aliases)"
 }
 
-# Pacing: each connection waits between requests so that all of them together send RATE
-# messages/s (an upper bound: wrk adds the response time to the wait).
-delay_ms=0
+# Pacing: each wrk thread sends its share of RATE messages/s on a schedule (one request every
+# INLET_WRK_INTERVAL_MS, whichever of its connections is free), so the offered rate does not
+# depend on the response time or the number of connections.
+interval_ms=0
 if [ "$rate" -gt 0 ]; then
     per_body=$batch; [ "$shape" = single ] && per_body=1
-    delay_ms=$(( connections * per_body * 1000 / rate ))
-    [ "$delay_ms" -ge 1 ] || delay_ms=1
+    interval_ms=$(awk -v t="$threads" -v b="$per_body" -v r="$rate" 'BEGIN { printf "%.3f", t * b * 1000 / r }')
 fi
 
 run_id="L$(date +%s)x$$"
 before=$(count_rows)
 log "$url: shape=$shape batch=$batch connections=$connections threads=$threads duration=${duration}s rate=${rate:-0} (pool $bodies)"
 auth=$(printf '%s:' "$token" | base64 -w0)
-wrk_out=$(INLET_WRK_DELAY_MS=$delay_ms wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 30s \
+wrk_out=$(INLET_WRK_INTERVAL_MS=$interval_ms wrk -t"$threads" -c"$connections" -d"${duration}s" --timeout 30s \
     -H "Authorization: Basic $auth" -s scripts/loadgen/inlet.lua "$url" -- "$bodies" "$run_id")
 # Requests in flight when wrk stopped still commit: wait until the count stops moving (≤ 30 s).
 after=$(count_rows)

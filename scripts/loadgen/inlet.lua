@@ -6,8 +6,8 @@
 -- Each body's messageIds carry the placeholder @P@, replaced per request by RUN_ID, the thread
 -- and the pass over the file, so no id ever repeats (every message is a new row, not a
 -- duplicate). Envelopes ({"batch": ...}) go to /v1/batch, the rest to / (the partner
--- destination route). INLET_WRK_DELAY_MS > 0 in the environment makes each connection wait that
--- long between its requests (to load at a chosen rate rather than flat out). Authentication: pass -H 'Authorization: Basic ...'.
+-- destination route). INLET_WRK_INTERVAL_MS > 0 in the environment paces each thread to one
+-- request per interval (to load at a chosen rate rather than flat out). Authentication: pass -H 'Authorization: Basic ...'.
 
 local threads = {}
 local counter = 1
@@ -59,12 +59,29 @@ function request()
     return wrk.format(nil, paths[index], nil, body)
 end
 
--- wrk decides at start-up, on the main script state, whether `delay` exists: so it is defined
--- only when INLET_WRK_DELAY_MS asks for it (a `delay` returning 0 would still cost a timer).
-local pacing = tonumber(os.getenv("INLET_WRK_DELAY_MS") or "0") or 0
-if pacing > 0 then
+-- Pacing (INLET_WRK_INTERVAL_MS > 0): each thread sends one request per interval, on a
+-- schedule, whichever of its connections asks. A slot missed while every connection waited for
+-- a response is dropped, not made up in a burst. wrk decides at start-up, on the main script
+-- state, whether `delay` exists: so it is defined only when pacing is asked for (a `delay`
+-- returning 0 would still cost a timer).
+local interval = tonumber(os.getenv("INLET_WRK_INTERVAL_MS") or "0") or 0
+if interval > 0 then
+    local ffi = require("ffi")
+    ffi.cdef [[
+        typedef struct { long tv_sec; long tv_usec; } inlet_timeval;
+        int gettimeofday(inlet_timeval *tv, void *tz);
+    ]]
+    local tv = ffi.new("inlet_timeval")
+    local function now_ms()
+        ffi.C.gettimeofday(tv, nil)
+        return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+    end
+    local next_due = nil
     function delay()
-        return pacing
+        local now = now_ms()
+        if next_due == nil or next_due < now - interval then next_due = now end
+        next_due = next_due + interval
+        return math.floor(math.max(0, next_due - interval - now))
     end
 end
 
