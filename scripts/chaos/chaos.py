@@ -11,7 +11,8 @@ later with the same messageIds, as Segment does. Meanwhile the script
       bodies over OVERLOAD_CONNECTIONS connections on the same tenant, far more than Inlet
       commits, so both wrk and the client get 429/503 and must retry.
 At the end it retries what is pending, then counts in PostgreSQL: every acknowledged messageId
-must be stored exactly once. It prints one table and exits 1 on any loss or duplicate.
+must be stored exactly once. It prints one table and exits 1 on any loss or duplicate, on a
+fault Inlet did not recover from within a minute, or when the overload drew no 429/503.
 
 Environment: INLET_BIN, DATABASE_URL, TOKEN, PORT, PG_CLUSTER (scripts/localpg.sh name),
 OVERLOAD_BODIES (a loadgen.py bodies file for wrk), SHORT=1 for the shorter run used by
