@@ -1,12 +1,12 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
-# install libpq-dev and postgresql when missing and start a local PostgreSQL cluster.
+# install libpq-dev, postgresql and wrk when missing and start a local PostgreSQL cluster.
 .PHONY: run test build stop-db clean-db loadtest bench fuzz chaos
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
 	@scripts/run.sh
 
-## test: a fresh PostgreSQL cluster, `swift test` against it, then stop it
+## test: a fresh PostgreSQL cluster, `swift test` against it, then the short chaos run (SHORT=1 make chaos)
 test:
 	@scripts/test.sh
 
