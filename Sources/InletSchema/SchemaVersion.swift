@@ -7,7 +7,7 @@ extension MigrationSet {
         let row = try connection.query(
             """
             SELECT count(*) FROM inlet.schema_migrations WHERE version = ANY($1::integer[])
-            """, "{" + migrations.map { String($0.version) }.joined(separator: ",") + "}"
+            """, PostgresArrayLiteral(migrations.map(\.version)).text
         ).first
         return try row?.decode(Int.self, at: 0) == migrations.count
     }

@@ -12,6 +12,11 @@ public struct PostgresArrayLiteral {
 
     public init() {}
 
+    /// An array of these elements' text forms (integers, for `$1::bigint[]`).
+    public init(_ elements: some Sequence<some CustomStringConvertible>) {
+        for element in elements { append(element.description) }
+    }
+
     /// Appends an element from its text bytes.
     public mutating func append(utf8 element: UnsafeRawBufferPointer) {
         separate()

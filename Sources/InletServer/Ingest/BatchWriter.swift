@@ -341,6 +341,7 @@ final class BatchWriter {
             perTenant[requests[index].tenantID, default: 0] += stored[index]
         }
         guard !perTenant.isEmpty else { return }
+        let tenants = Array(perTenant.keys)
         try connection.query(
             """
             INSERT INTO inlet.tenant_traffic AS r (tenant_id, hour, writer, messages, last_message_at)
@@ -348,8 +349,7 @@ final class BatchWriter {
             FROM unnest($1::bigint[], $2::bigint[]) AS u(tenant, messages)
             ON CONFLICT (tenant_id, hour, writer) DO UPDATE
             SET messages = r.messages + EXCLUDED.messages, last_message_at = EXCLUDED.last_message_at
-            """, "{" + perTenant.keys.map(String.init).joined(separator: ",") + "}",
-            "{" + perTenant.keys.map { String(perTenant[$0] ?? 0) }.joined(separator: ",") + "}")
+            """, PostgresArrayLiteral(tenants).text, PostgresArrayLiteral(tenants.map { perTenant[$0] ?? 0 }).text)
     }
 
     private func quarantine(_ requests: [PendingRequest], poisoned: [(RowRef, PostgresError)]) throws {
