@@ -327,6 +327,19 @@ struct JSONScanner {
     private func skipStringLeniently(_ start: Int) -> Int? {
         var i = start + 1
         while i < count {
+            // Eight bytes at a time while none is a quote or a backslash: this skip runs over the
+            // whole `batch` array of every envelope before its messages are scanned, and a byte
+            // loop here was a third of the scanner's time in `perf`.
+            while i + 8 <= count {
+                let word = UnsafeRawPointer(bytes + i).loadUnaligned(as: UInt64.self)
+                let ones: UInt64 = 0x0101_0101_0101_0101
+                let quotes = word ^ (ones &* 0x22)
+                let backslashes = word ^ (ones &* 0x5C)
+                let special = ((quotes &- ones) & ~quotes) | ((backslashes &- ones) & ~backslashes)
+                if special & 0x8080_8080_8080_8080 != 0 { break }
+                i += 8
+            }
+            guard i < count else { return nil }
             let c = bytes[i]
             if c == Self.quote { return i + 1 }
             i += c == Self.backslash ? 2 : 1
