@@ -24,7 +24,7 @@ struct MessageFields {
     /// Only for the body's top-level object: its `batch` member, which makes it an envelope.
     var batch: ScannedValue?
 
-    enum Key {
+    enum Key: CaseIterable {
         case type, messageId, userId, anonymousId, groupId, previousId, event, name, category, properties, traits
         case context, integrations, timestamp, originalTimestamp, sentAt, receivedAt, writeKey, batch
 
@@ -105,18 +105,42 @@ struct MessageFields {
 }
 
 extension JSONScanner {
+    /// Where ``scanMembers(from:afterValue:fields:depth:stopAtBatchArray:)`` stopped.
+    enum MemberScanStop {
+        /// The object ended; the index after its `}`.
+        case end(Int)
+        /// At the `[` of a `batch` member's array, which the caller walks itself, then resumes.
+        case batchArray(Int)
+    }
+
     /// Scans the object at `start` (a `{`) as a message: validates all of it and records the
-    /// members Inlet reads. With `batchAllowed` (the body's top-level object) a `batch` array is
-    /// only bracket-matched, not validated: its elements are validated one by one later, so that
-    /// a bad message is refused alone.
-    mutating func scanMessage(_ start: Int, depth: Int, batchAllowed: Bool) throws(JSONSyntaxError) -> (
-        end: Int, fields: MessageFields
-    ) {
-        var fields = MessageFields()
+    /// members Inlet reads.
+    mutating func scanMessage(_ start: Int, depth: Int) throws(JSONSyntaxError) -> (end: Int, fields: MessageFields) {
         guard depth <= maxDepth else { throw JSONSyntaxError(.tooDeep(limit: maxDepth), at: start) }
-        var i = skipWhitespace(start + 1)
+        var fields = MessageFields()
+        guard case .end(let end) = try scanMembers(from: start + 1, afterValue: false, fields: &fields, depth: depth, stopAtBatchArray: false)
+        else { preconditionFailure("a message scan stops only at the end of the object") }
+        return (end, fields)
+    }
+
+    /// Scans an object's members from `start` — just after its `{`, or, with `afterValue`, just
+    /// after a member's value — validating them and recording those Inlet reads into `fields`.
+    /// With `stopAtBatchArray` (the body's top-level object, a possible envelope) it stops at the
+    /// `[` of a `batch` member, so that the caller can walk the messages in it as it goes rather
+    /// than skipping them first and walking them again; other `batch` values are recorded.
+    mutating func scanMembers(
+        from start: Int, afterValue: Bool, fields: inout MessageFields, depth: Int, stopAtBatchArray: Bool
+    ) throws(JSONSyntaxError) -> MemberScanStop {
+        var i = skipWhitespace(start)
         guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
-        if bytes[i] == Self.closeBrace { return (i + 1, fields) }
+        if afterValue {
+            if bytes[i] == Self.closeBrace { return .end(i + 1) }
+            guard bytes[i] == Self.comma else { throw JSONSyntaxError(.unexpectedCharacter, at: i) }
+            i = skipWhitespace(i + 1)
+            guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
+        } else if bytes[i] == Self.closeBrace {
+            return .end(i + 1)
+        }
         var decodedKey: [UInt8] = []
         while true {
             guard bytes[i] == Self.quote else { throw JSONSyntaxError(.unexpectedCharacter, at: i) }
@@ -140,28 +164,21 @@ extension JSONScanner {
             i = skipWhitespace(i + 1)
             guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
 
-            if key == .batch, batchAllowed, bytes[i] == Self.openBracket {
-                guard let end = skipContainerLeniently(i) else { throw JSONSyntaxError(.unexpectedEnd, at: count) }
-                fields.batch = ScannedValue(kind: .array, range: i..<end, flags: [])
-                i = end
-            } else {
-                flags = []
-                let (kind, end) = try scanValue(i, depth: depth + 1)
-                if let key, key != .batch || batchAllowed {
-                    let range = kind == .string ? (i + 1)..<(end - 1) : i..<end
-                    fields[key] = ScannedValue(kind: kind, range: range, flags: flags)
-                }
-                i = end
+            if key == .batch, stopAtBatchArray, bytes[i] == Self.openBracket { return .batchArray(i) }
+            flags = []
+            let (kind, end) = try scanValue(i, depth: depth + 1)
+            if let key, key != .batch || stopAtBatchArray {
+                let range = kind == .string ? (i + 1)..<(end - 1) : i..<end
+                fields[key] = ScannedValue(kind: kind, range: range, flags: flags)
             }
-
-            i = skipWhitespace(i)
+            i = skipWhitespace(end)
             guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
             if bytes[i] == Self.comma {
                 i = skipWhitespace(i + 1)
                 guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
                 continue
             }
-            if bytes[i] == Self.closeBrace { return (i + 1, fields) }
+            if bytes[i] == Self.closeBrace { return .end(i + 1) }
             throw JSONSyntaxError(.unexpectedCharacter, at: i)
         }
     }

@@ -76,6 +76,11 @@ struct ParseRun {
     /// Reused buffers for values that must be decoded or repaired before they are written.
     var scratch: [UInt8] = []
     var scratch2: [UInt8] = []
+    /// The last walk over a message array: its elements, their members, the errors of the
+    /// invalid ones (see ``ArrayElement``).
+    var elements: [ArrayElement] = []
+    var elementMembers: [ArrayElement.Member] = []
+    var elementErrors: [JSONSyntaxError] = []
 
     struct Envelope {
         /// The members of the envelope's `context` / `integrations` objects, repaired, without
@@ -105,26 +110,7 @@ struct ParseRun {
         case JSONScanner.openBracket:
             end = try parseMessageArray(i, depth: 1)
         case JSONScanner.openBrace:
-            let scanned: (end: Int, fields: MessageFields)
-            do throws(JSONSyntaxError) {
-                scanned = try scanner.scanMessage(i, depth: 1, batchAllowed: true)
-            } catch {
-                throw BodyError(.syntax(error))
-            }
-            end = scanned.end
-            if let batchValue = scanned.fields.batch {
-                try readEnvelope(scanned.fields)
-                guard batchValue.kind == .array else { throw BodyError(.batchNotAnArray) }
-                let batchEnd = try parseMessageArray(batchValue.range.lowerBound, depth: 2)
-                // The envelope scan matched brackets only; the strict walk must agree with it.
-                guard batchEnd == batchValue.range.upperBound else {
-                    throw BodyError(.syntax(JSONSyntaxError(.unexpectedCharacter, at: min(batchEnd, batchValue.range.upperBound))))
-                }
-            } else {
-                batch.isSingleMessage = true
-                batch.messageCount = 1
-                handle(fields: scanned.fields, raw: i..<end, index: 0)
-            }
+            end = try parseObjectBody(i)
         default:
             // Valid JSON of the wrong shape gets the shape message; anything else the syntax one.
             do throws(JSONSyntaxError) {
@@ -173,25 +159,75 @@ struct ParseRun {
         return start..<inner.upperBound
     }
 
-    /// Walks the array at `start` (a `[`) whose elements are messages; returns the index after it.
-    /// An element that is not a valid message object is refused alone, as long as its end can be
-    /// found by bracket matching; otherwise the body is not JSON.
+    /// A body that is an object: one message, or an envelope whose `batch` array holds them.
+    /// Returns the index after it.
+    ///
+    /// The envelope's `context`, `integrations` and `sentAt` apply to every message but may
+    /// follow the array (analytics libraries write `batch` first), so the messages are walked as
+    /// the envelope is scanned and handled once it has been: one pass over the bytes.
+    private mutating func parseObjectBody(_ start: Int) throws(BodyError) -> Int {
+        var fields = MessageFields()
+        var stop = try scanObjectMembers(from: start + 1, afterValue: false, fields: &fields)
+        while case .batchArray(let arrayStart) = stop {
+            // A repeated `batch` member: the last one counts, as for any other member.
+            let arrayEnd = try walkMessageArray(arrayStart, depth: 2)
+            fields.batch = ScannedValue(kind: .array, range: arrayStart..<arrayEnd, flags: [])
+            stop = try scanObjectMembers(from: arrayEnd, afterValue: true, fields: &fields)
+        }
+        guard case .end(let end) = stop else { preconditionFailure("members are scanned until the object ends") }
+        if let batchValue = fields.batch {
+            try readEnvelope(fields)
+            guard batchValue.kind == .array else { throw BodyError(.batchNotAnArray) }
+            handleWalkedElements()
+        } else {
+            batch.isSingleMessage = true
+            batch.messageCount = 1
+            handle(fields: fields, raw: start..<end, index: 0)
+        }
+        return end
+    }
+
+    private mutating func scanObjectMembers(from start: Int, afterValue: Bool, fields: inout MessageFields) throws(BodyError)
+        -> JSONScanner.MemberScanStop
+    {
+        do throws(JSONSyntaxError) {
+            return try scanner.scanMembers(from: start, afterValue: afterValue, fields: &fields, depth: 1, stopAtBatchArray: true)
+        } catch {
+            throw BodyError(.syntax(error))
+        }
+    }
+
+    /// Walks the array at `start` (a `[`) whose elements are messages, and handles them; returns
+    /// the index after it.
     private mutating func parseMessageArray(_ start: Int, depth: Int) throws(BodyError) -> Int {
+        let end = try walkMessageArray(start, depth: depth)
+        handleWalkedElements()
+        return end
+    }
+
+    /// Walks the array at `start` (a `[`) whose elements are messages, recording each in
+    /// `elements`; returns the index after it. An element that is not a valid message object is
+    /// recorded as refused, as long as its end can be found by bracket matching; otherwise the
+    /// body is not JSON.
+    private mutating func walkMessageArray(_ start: Int, depth: Int) throws(BodyError) -> Int {
         if depth > limits.maxDepth {
             throw BodyError(.syntax(JSONSyntaxError(.tooDeep(limit: limits.maxDepth), at: start)))
         }
+        elements.removeAll(keepingCapacity: true)
+        elementMembers.removeAll(keepingCapacity: true)
+        elementErrors.removeAll(keepingCapacity: true)
         var i = scanner.skipWhitespace(start + 1)
         guard i < scanner.count else { throw BodyError(.syntax(JSONSyntaxError(.unexpectedEnd, at: i))) }
         if bytes[i] == JSONScanner.closeBracket { return i + 1 }
-        var index = 0
         while true {
-            guard index < limits.maxMessagesPerBody else { throw BodyError(.tooManyMessages(limit: limits.maxMessagesPerBody)) }
-            batch.messageCount += 1
+            guard elements.count < limits.maxMessagesPerBody else {
+                throw BodyError(.tooManyMessages(limit: limits.maxMessagesPerBody))
+            }
             let elementStart = i
             var outcome: Result<(end: Int, fields: MessageFields), JSONSyntaxError>
             if bytes[i] == JSONScanner.openBrace {
                 do throws(JSONSyntaxError) {
-                    outcome = .success(try scanner.scanMessage(i, depth: 1, batchAllowed: false))
+                    outcome = .success(try scanner.scanMessage(i, depth: 1))
                 } catch {
                     outcome = .failure(error)
                 }
@@ -206,32 +242,25 @@ struct ParseRun {
             switch outcome {
             case .success(let scanned):
                 i = scanned.end
-                let raw = elementStart..<scanned.end
                 if bytes[elementStart] == JSONScanner.openBrace {
-                    handle(fields: scanned.fields, raw: raw, index: index)
+                    elements.append(ArrayElement(raw: elementStart..<scanned.end, fields: scanned.fields, into: &elementMembers))
                 } else {
-                    reject(index: index, raw: raw, messageID: nil, reason: "message must be a JSON object")
+                    elements.append(ArrayElement(raw: elementStart..<scanned.end, refusal: .notAnObject))
                 }
             case .failure(let error):
                 // No end, or no element at all (`[1,]`): the body itself is broken.
                 guard let delimiter = scanner.skipElementLeniently(elementStart), delimiter > elementStart else {
                     throw BodyError(.syntax(error))
                 }
-                let raw = scanner.trimmingTrailingWhitespace(elementStart..<delimiter)
                 i = delimiter
-                let reason =
-                    if bytes[elementStart] != JSONScanner.openBrace {
-                        "message must be a JSON object"
-                    } else if raw.count > limits.maxMessageBytes {
-                        tooLargeReason
-                    } else if case .tooDeep(let limit) = error.reason {
-                        "message is nested deeper than \(limit) levels"
-                    } else {
-                        "message is not valid JSON: \(error)"
-                    }
-                reject(index: index, raw: raw, messageID: nil, reason: reason)
+                let raw = scanner.trimmingTrailingWhitespace(elementStart..<delimiter)
+                if bytes[elementStart] != JSONScanner.openBrace {
+                    elements.append(ArrayElement(raw: raw, refusal: .notAnObject))
+                } else {
+                    elementErrors.append(error)
+                    elements.append(ArrayElement(raw: raw, refusal: .invalid(errorIndex: elementErrors.count - 1)))
+                }
             }
-            index += 1
             i = scanner.skipWhitespace(i)
             guard i < scanner.count else { throw BodyError(.syntax(JSONSyntaxError(.unexpectedEnd, at: i))) }
             if bytes[i] == JSONScanner.comma {
@@ -241,6 +270,32 @@ struct ParseRun {
             }
             if bytes[i] == JSONScanner.closeBracket { return i + 1 }
             throw BodyError(.syntax(JSONSyntaxError(.unexpectedCharacter, at: i)))
+        }
+    }
+
+    /// Validates and encodes (or refuses) every element the last walk recorded, in order.
+    private mutating func handleWalkedElements() {
+        batch.messageCount += elements.count
+        for index in elements.indices {
+            let element = elements[index]
+            let raw = element.raw
+            switch element.refusal {
+            case nil:
+                handle(fields: element.fields(in: elementMembers), raw: raw, index: index)
+            case .notAnObject:
+                reject(index: index, raw: raw, messageID: nil, reason: "message must be a JSON object")
+            case .invalid(let errorIndex):
+                let error = elementErrors[errorIndex]
+                let reason =
+                    if raw.count > limits.maxMessageBytes {
+                        tooLargeReason
+                    } else if case .tooDeep(let limit) = error.reason {
+                        "message is nested deeper than \(limit) levels"
+                    } else {
+                        "message is not valid JSON: \(error)"
+                    }
+                reject(index: index, raw: raw, messageID: nil, reason: reason)
+            }
         }
     }
 

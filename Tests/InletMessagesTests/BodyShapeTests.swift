@@ -66,6 +66,39 @@ import Testing
         #expect(rows[2].json("integrations") == #"{"Amplitude":true,"All":false}"#)
     }
 
+    @Test func envelopeMembersAfterALongBatchApplyToEveryMessageInOrder() throws {
+        // The messages are walked before the envelope's later members are known; each element,
+        // whatever it is, keeps its own index.
+        var elements: [String] = []
+        for k in 0..<3_000 {
+            switch k % 100 {
+            case 7: elements.append("[1]")
+            case 8: elements.append(#"{"type":"track","x":[1 2]}"#)
+            default: elements.append(#"{"type":"track","event":"E","userId":"u","messageId":"m\#(k)"}"#)
+            }
+        }
+        let body = #"{"batch":["# + elements.joined(separator: ",") + #"],"context":{"app":"late"},"sentAt":"2024-03-05T11:00:00Z"}"#
+        let batch = try parse(body)
+        #expect(batch.messageCount == 3_000)
+        let rows = decodedRows(batch)
+        #expect(rows.count == 2_940)
+        #expect(rows.allSatisfy { $0.json("context") == #"{"app":"late"}"# && $0.time("sent_at") == time(2024, 3, 5, 11) })
+        #expect(rows.allSatisfy { $0.messageID == "m\($0.messageIndex)" })
+        #expect(batch.rejects.count == 60)
+        #expect(batch.rejects.allSatisfy { [7, 8].contains($0.messageIndex % 100) })
+        #expect(batch.rejects.filter { $0.messageIndex % 100 == 7 }.allSatisfy { $0.reason == "message must be a JSON object" })
+        #expect(batch.rejects.filter { $0.messageIndex % 100 == 8 }.allSatisfy { $0.reason.hasPrefix("message is not valid JSON") })
+    }
+
+    @Test func aRepeatedBatchMemberKeepsTheLastArray() throws {
+        let first = #"{"type":"track","event":"A","userId":"u","messageId":"first"}"#
+        let second = #"{"type":"track","event":"B","userId":"u","messageId":"second"}"#
+        let batch = try parse(#"{"batch":[\#(first)],"context":{"a":1},"batch":[\#(second),\#(second)]}"#)
+        #expect(batch.messageCount == 2)
+        #expect(decodedRows(batch).map(\.messageID) == ["second", "second"])
+        #expect(bodyError(#"{"batch":[\#(first)],"batch":5}"#)?.description == BodyError(.batchNotAnArray).description)
+    }
+
     @Test func messageContextIsCopiedAsSentWithoutEnvelope() throws {
         let row = try onlyRow(#"{"type":"track","event":"A","userId":"u","context":{ "a" : [1, 2.5e3, null] }}"#)
         #expect(row.json("context") == #"{ "a" : [1, 2.5e3, null] }"#)
