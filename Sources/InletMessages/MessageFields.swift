@@ -118,8 +118,8 @@ extension JSONScanner {
     mutating func scanMessage(_ start: Int, depth: Int) throws(JSONSyntaxError) -> (end: Int, fields: MessageFields) {
         guard depth <= maxDepth else { throw JSONSyntaxError(.tooDeep(limit: maxDepth), at: start) }
         var fields = MessageFields()
-        guard case .end(let end) = try scanMembers(from: start + 1, afterValue: false, fields: &fields, depth: depth, stopAtBatchArray: false)
-        else { preconditionFailure("a message scan stops only at the end of the object") }
+        let stop = try scanMembers(from: start + 1, afterValue: false, fields: &fields, depth: depth, stopAtBatchArray: false)
+        guard case .end(let end) = stop else { preconditionFailure("a message scan stops only at the end of the object") }
         return (end, fields)
     }
 
