@@ -8,8 +8,8 @@ struct ArrayElement {
     enum Refusal {
         /// Valid JSON, but not an object.
         case notAnObject
-        /// Not valid JSON; the scanner's error is `ParseRun.elementErrors[errorIndex]`.
-        case invalid(errorIndex: Int)
+        /// Not valid JSON: what the scanner found.
+        case invalid(JSONSyntaxError)
     }
 
     /// A member of the element that Inlet reads.

@@ -76,11 +76,9 @@ struct ParseRun {
     /// Reused buffers for values that must be decoded or repaired before they are written.
     var scratch: [UInt8] = []
     var scratch2: [UInt8] = []
-    /// The last walk over a message array: its elements, their members, the errors of the
-    /// invalid ones (see ``ArrayElement``).
+    /// The last walk over a message array: its elements and their members (see ``ArrayElement``).
     var elements: [ArrayElement] = []
     var elementMembers: [ArrayElement.Member] = []
-    var elementErrors: [JSONSyntaxError] = []
 
     struct Envelope {
         /// The members of the envelope's `context` / `integrations` objects, repaired, without
@@ -215,7 +213,6 @@ struct ParseRun {
         }
         elements.removeAll(keepingCapacity: true)
         elementMembers.removeAll(keepingCapacity: true)
-        elementErrors.removeAll(keepingCapacity: true)
         var i = scanner.skipWhitespace(start + 1)
         guard i < scanner.count else { throw BodyError(.syntax(JSONSyntaxError(.unexpectedEnd, at: i))) }
         if bytes[i] == JSONScanner.closeBracket { return i + 1 }
@@ -257,8 +254,7 @@ struct ParseRun {
                 if bytes[elementStart] != JSONScanner.openBrace {
                     elements.append(ArrayElement(raw: raw, refusal: .notAnObject))
                 } else {
-                    elementErrors.append(error)
-                    elements.append(ArrayElement(raw: raw, refusal: .invalid(errorIndex: elementErrors.count - 1)))
+                    elements.append(ArrayElement(raw: raw, refusal: .invalid(error)))
                 }
             }
             i = scanner.skipWhitespace(i)
@@ -284,8 +280,7 @@ struct ParseRun {
                 handle(fields: element.fields(in: elementMembers), raw: raw, index: index)
             case .notAnObject:
                 reject(index: index, raw: raw, messageID: nil, reason: "message must be a JSON object")
-            case .invalid(let errorIndex):
-                let error = elementErrors[errorIndex]
+            case .invalid(let error):
                 let reason =
                     if raw.count > limits.maxMessageBytes {
                         tooLargeReason
