@@ -93,6 +93,7 @@ struct ParseRun {
         self.limits = limits
         self.impliedType = impliedType
         self.arrival = arrival
+        batch.arrival = arrival
     }
 
     var bytes: UnsafePointer<UInt8> { scanner.bytes }

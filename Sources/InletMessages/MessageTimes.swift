@@ -23,6 +23,10 @@ struct MessageTimes {
     var originalTimestamp: Timestamp?
     var sentAt: Timestamp?
     var receivedAt: Timestamp
+    /// True when `timestamp` was computed from the arrival time (no usable `timestamp` and no
+    /// `receivedAt` to stand in for it, or an implausible value replaced): a retried copy would
+    /// then get another `timestamp`, so the writer deduplicates such rows by messageId alone.
+    var timestampFromArrival: Bool
 
     /// 2000-01-01T00:00:00Z, the earliest plausible `timestamp`.
     static let earliestPlausible = Timestamp(microsecondsSinceUnixEpoch: 946_684_800_000_000)
@@ -33,7 +37,9 @@ struct MessageTimes {
         _ fields: MessageFields, envelopeSentAt: Timestamp?, arrival: Timestamp, parse: (ScannedValue) -> Timestamp?
     ) -> MessageTimes {
         func parsed(_ value: ScannedValue?) -> Timestamp? { value.flatMap(parse) }
-        let receivedAt = parsed(fields.receivedAt) ?? arrival
+        let ownReceivedAt = parsed(fields.receivedAt)
+        let receivedAt = ownReceivedAt ?? arrival
+        var fromArrival = false
         let sentAt = parsed(fields.sentAt) ?? envelopeSentAt
         var originalTimestamp = parsed(fields.originalTimestamp)
         var timestamp: Timestamp
@@ -43,17 +49,22 @@ struct MessageTimes {
             timestamp = Timestamp(
                 microsecondsSinceUnixEpoch: receivedAt.microsecondsSinceUnixEpoch
                     - (sentAt.microsecondsSinceUnixEpoch - original.microsecondsSinceUnixEpoch))
+            fromArrival = ownReceivedAt == nil
         } else if let original = originalTimestamp {
             timestamp = original
         } else {
             timestamp = receivedAt
+            fromArrival = ownReceivedAt == nil
         }
         if timestamp < earliestPlausible
             || timestamp.microsecondsSinceUnixEpoch > arrival.microsecondsSinceUnixEpoch + maxFutureMicroseconds
         {
             originalTimestamp = timestamp
             timestamp = arrival
+            fromArrival = true
         }
-        return MessageTimes(timestamp: timestamp, originalTimestamp: originalTimestamp, sentAt: sentAt, receivedAt: receivedAt)
+        return MessageTimes(
+            timestamp: timestamp, originalTimestamp: originalTimestamp, sentAt: sentAt, receivedAt: receivedAt,
+            timestampFromArrival: fromArrival)
     }
 }

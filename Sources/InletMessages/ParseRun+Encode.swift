@@ -1,17 +1,5 @@
 import PostgresClient
 
-extension EventTable {
-    /// `columns.count` without building the array: it is needed for every row.
-    var fieldCount: Int {
-        let common = 10
-        switch self {
-        case .tracks, .pages: return common + 3
-        case .screens, .groups: return common + 2
-        case .identifies, .aliases: return common + 1
-        }
-    }
-}
-
 extension ParseRun {
     /// Appends the row of a valid message to its table's encoder, in ``EventTable/columns`` order.
     mutating func encode(_ message: ValidMessage, raw: Range<Int>, index: Int) {
@@ -67,7 +55,7 @@ extension ParseRun {
         batch.rows.append(
             EncodedRow(
                 table: table, byteRange: rowStart..<encoder.bytes.count, timestamp: times.timestamp, messageIndex: index,
-                messageIDRange: idRange))
+                messageIDRange: idRange, timestampFromArrival: times.timestampFromArrival))
     }
 
     private func object(_ value: ScannedValue?) -> ScannedValue? {

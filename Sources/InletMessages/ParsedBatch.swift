@@ -22,6 +22,9 @@ public struct ParsedBatch: Sendable {
     public var messageCount: Int
     /// True when the body was one message object (not an array or a batch envelope).
     public var isSingleMessage: Bool
+    /// When the request arrived (kept with quarantined messages, so a replay gets the same
+    /// timestamps).
+    public var arrival: Timestamp?
 
     public init() {
         encoders = EventTable.allCases.map { _ in BinaryCopyEncoder() }
@@ -56,8 +59,15 @@ public struct EncodedRow: Sendable, Hashable {
     public var messageIndex: Int
     /// The `id` column (messageId) as UTF-8, within the row: for spotting repeats in a batch.
     public var messageIDRange: Range<Int>
+    /// `timestamp` came from the arrival time (see `MessageTimes`): a retry would get another
+    /// one, so the row is deduplicated by tenant, table and messageId instead.
+    public var timestampFromArrival: Bool
 
-    public init(table: EventTable, byteRange: Range<Int>, timestamp: Timestamp, messageIndex: Int, messageIDRange: Range<Int>) {
+    public init(
+        table: EventTable, byteRange: Range<Int>, timestamp: Timestamp, messageIndex: Int, messageIDRange: Range<Int>,
+        timestampFromArrival: Bool = false
+    ) {
+        self.timestampFromArrival = timestampFromArrival
         self.table = table
         self.byteRange = byteRange
         self.timestamp = timestamp

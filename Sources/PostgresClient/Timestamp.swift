@@ -27,7 +27,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     public var date: Date { Date(timeIntervalSince1970: Double(microsecondsSinceUnixEpoch) / 1_000_000) }
 
     /// Seconds between 1970-01-01 and 2000-01-01, the epoch of Postgres's binary format.
-    static let postgresEpochOffsetMicroseconds: Int64 = 946_684_800 * 1_000_000
+    public static let postgresEpochOffsetMicroseconds: Int64 = 946_684_800 * 1_000_000
 
     /// Microseconds since 2000-01-01 00:00:00 UTC, as `timestamptz` travels in binary COPY.
     public var microsecondsSincePostgresEpoch: Int64 {

@@ -121,7 +121,8 @@ import Testing
             // counted as the largest body allowed (8 MiB) but as what it sends.
             let chunked = try RawSocket(port: client.port)
             defer { chunked.close() }
-            let halves = [message.prefix(message.count / 2), message.dropFirst(message.count / 2)]
+            let other = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
+            let halves = [other.prefix(other.count / 2), other.dropFirst(other.count / 2)]
             var bytes = Array((head + "Transfer-Encoding: chunked\r\n\r\n").utf8)
             for half in halves { bytes += Array((String(half.count, radix: 16) + "\r\n").utf8) + half + Array("\r\n".utf8) }
             try chunked.send(bytes + Array("0\r\n\r\n".utf8))

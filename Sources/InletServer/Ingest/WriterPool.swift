@@ -1,4 +1,5 @@
 import CoreMetrics
+import Dispatch
 import Foundation
 import InletMessages
 import Logging
@@ -30,6 +31,10 @@ public final class WriterPool: Service, Sendable {
     private let inFlight = Mutex<[Int: InFlight]>([:])
     private let stopping = Atomic<Bool>(false)
     private let runningWriters = Atomic<Int>(0)
+    /// Left by each writer thread as it ends: what shutdown joins.
+    private let writersExited = DispatchGroup()
+    /// The last write failure logged, so that a lasting fault is logged once, not per batch.
+    private let lastFault = Mutex<String?>(nil)
 
     init(queue: IngestQueue, databaseURL: String, configuration: IngestConfiguration, metrics: IngestMetrics, logger: Logger) {
         self.queue = queue
@@ -42,9 +47,11 @@ public final class WriterPool: Service, Sendable {
     public func run() async throws {
         for index in 0..<configuration.writers {
             runningWriters.add(1, ordering: .relaxed)
+            writersExited.enter()
             let thread = Thread { [self] in
                 self.writerLoop(index)
                 self.runningWriters.subtract(1, ordering: .relaxed)
+                self.writersExited.leave()
             }
             thread.name = "inlet-writer-\(index)"
             thread.start()
@@ -72,8 +79,11 @@ public final class WriterPool: Service, Sendable {
         }
         stopping.store(true, ordering: .relaxed)
         queue.wakeWriters(configuration.writers)
-        while runningWriters.load(ordering: .relaxed) > 0 && ContinuousClock.now < deadline + .seconds(2) {
-            try? await Task.sleep(for: .milliseconds(10))
+        // Join the writer threads: none may still be inside libpq once this returns (the process
+        // exits next). Each notices `stopping` within its 200 ms wait; one blocked on a database
+        // that does not answer had its socket shut down above, so its call fails.
+        await withCheckedContinuation { (joined: CheckedContinuation<Void, Never>) in
+            writersExited.notify(queue: .global()) { joined.resume() }
         }
     }
 
@@ -104,9 +114,12 @@ public final class WriterPool: Service, Sendable {
         }
     }
 
+    /// Answers every request being written with `outcome`, and shuts down the writers' sockets
+    /// so that their blocked calls fail (end of a shutdown that ran out of time).
     private func abandonAllInFlight(with outcome: IngestOutcome) {
         let all = inFlight.withLock { transactions in
-            transactions.values.flatMap(\.requests)
+            for transaction in transactions.values { _ = shutdown(transaction.socket, Int32(SHUT_RDWR)) }
+            return transactions.values.flatMap(\.requests)
         }
         for request in all { queue.finish(request, with: outcome) }
     }
@@ -119,7 +132,7 @@ public final class WriterPool: Service, Sendable {
             if writer == nil {
                 if stopping.load(ordering: .relaxed) { return }
                 do {
-                    writer = try BatchWriter(url: databaseURL)
+                    writer = try BatchWriter(url: databaseURL, logger: logger)
                     if !queue.isDatabaseAvailable { logger.info("database reachable again") }
                     queue.setDatabaseAvailable(true)
                 } catch {
@@ -164,23 +177,42 @@ public final class WriterPool: Service, Sendable {
         }
         defer { _ = inFlight.withLock { $0.removeValue(forKey: writerIndex) } }
         do {
-            let results = try writer.write(requests)
+            let results = try writer.write(requests.map { WriteRequest(tenantID: $0.tenantID, batch: $0.batch) })
             let elapsed = ContinuousClock.now - started
             metrics.batchSeconds.recordNanoseconds(
                 Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
             metrics.batchRows.record(requests.reduce(0) { $0 + $1.batch.rows.count })
             for (request, result) in zip(requests, results) {
+                if let refusal = result.refusal {
+                    queue.finish(request, with: refusal)
+                    continue
+                }
                 countMetrics(result)
                 metrics.countAccepted(.delete, request.batch.deletes.count)
                 queue.finish(
                     request, with: .committed(accepted: result.accepted, duplicates: result.duplicates, rejected: result.rejected))
             }
+            lastFault.withLock { $0 = nil }
             return true
         } catch {
+            // Nothing of the batch is acknowledged; Segment retries, and rows that did commit
+            // (halves of a bisection) are found stored then.
             metrics.databaseErrors.increment()
-            logger.error("database write failed; answering 503", metadata: ["error": "\(logDescription(error))"])
             for request in requests { queue.finish(request, with: .databaseUnavailable) }
-            if let error = error as? PostgresError, !error.isConnectionFailure, writer.connection.isHealthy {
+            let postgres = error as? PostgresError
+            let fault = postgres.map(DatabaseFault.init) ?? .systemic
+            // A fault that goes on is logged when it starts and when it changes, not per batch.
+            let description = logDescription(error)
+            let isNew = lastFault.withLock { last in
+                defer { last = description }
+                return last != description
+            }
+            if isNew {
+                logger.error(
+                    "database write failed; answering 503, nothing acknowledged or quarantined",
+                    metadata: ["error": "\(description)", "fault": "\(fault)"])
+            }
+            if fault != .connectionLost, writer.connection.isHealthy {
                 return true
             }
             queue.setDatabaseAvailable(false)
@@ -188,25 +220,12 @@ public final class WriterPool: Service, Sendable {
         }
     }
 
-    private func countMetrics(_ result: BatchWriter.RequestResult) {
+    private func countMetrics(_ result: RequestResult) {
         for table in EventTable.allCases {
             metrics.countAccepted(table.messageType, result.acceptedByTable[table.rawValue])
             metrics.countDuplicate(table.messageType, result.duplicatesByTable[table.rawValue])
         }
         for rejected in result.rejected { metrics.countRejected(rejected.type) }
-    }
-}
-
-extension EventTable {
-    var messageType: MessageType {
-        switch self {
-        case .tracks: .track
-        case .identifies: .identify
-        case .pages: .page
-        case .screens: .screen
-        case .groups: .group
-        case .aliases: .alias
-        }
     }
 }
 

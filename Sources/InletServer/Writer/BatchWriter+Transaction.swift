@@ -1,0 +1,138 @@
+import InletMessages
+import PostgresClient
+
+extension BatchWriter {
+    /// One transaction: the given rows into their tables, then (for the requests in
+    /// `sideTablesOf`) their quarantined messages and deletes, and `poisoned` rows into the
+    /// quarantine. Adds to `results` only once the transaction committed.
+    ///
+    /// First straight into the partitioned tables, the usual case: no row is stored yet, and a
+    /// plain COPY costs PostgreSQL what the raw `\copy` of `make bench` costs. A redelivered row
+    /// aborts that transaction with a unique violation; it is then done again through the
+    /// staging tables, where `ON CONFLICT DO NOTHING` sorts the stored rows out. (No savepoint
+    /// per table: one round trip each way per table for a case that is rare.)
+    func commit(
+        _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
+        poisoned: [(RowRef, PostgresError)]
+    ) throws {
+        do {
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staged: false)
+        } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staged: true)
+        }
+    }
+
+    private func commit(
+        _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
+        poisoned: [(RowRef, PostgresError)], staged: Bool
+    ) throws {
+        if staged && stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
+            // Deleted staging rows stay as dead tuples (temporary tables are never autovacuumed)
+            // and every statement on the stage scans them: empty the tables now and then.
+            try connection.execute("TRUNCATE " + EventTable.allCases.map { "stage_\($0.name)" }.joined(separator: ", "))
+            stagedRowsSinceTruncate = 0
+        }
+        // Per request and table: rows this transaction stored, and those found already stored.
+        let empty = [Int](repeating: 0, count: EventTable.allCases.count)
+        var stored = [[Int]](repeating: empty, count: batch.requests.count)
+        var duplicates = [[Int]](repeating: empty, count: batch.requests.count)
+        try connection.transaction {
+            // Rows whose timestamp is their arrival time are claimed by messageId first; a copy
+            // claimed before (a retry that arrived at another time) is a duplicate, not written.
+            var rows = rows
+            if rows.contains(where: { batch.row($0).timestampFromArrival }) {
+                let claimedBefore = try claimArrivalKeys(rows.filter { batch.row($0).timestampFromArrival }, of: batch)
+                if !claimedBefore.isEmpty {
+                    for ref in claimedBefore { duplicates[ref.request][batch.row(ref).table.rawValue] += 1 }
+                    rows.removeAll { claimedBefore.contains($0) }
+                }
+            }
+            let whole = rows.count == batch.totalRows
+            var profileUpdates: [(ProfileTable, [RowRef])] = []
+            for table in EventTable.allCases {
+                var tableRows = rows.filter { batch.row($0).table == table }
+                guard !tableRows.isEmpty else { continue }
+                if staged {
+                    try copyRows(into: "stage_\(table.name)", table, tableRows, of: batch, whole: whole)
+                    let inserted = try connection.query(
+                        "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
+                    ).affectedRows
+                    stagedRowsSinceTruncate += tableRows.count
+                    if inserted < tableRows.count {
+                        let already = try alreadyStored(table, tableRows, of: batch)
+                        for ref in already { duplicates[ref.request][table.rawValue] += 1 }
+                        // A redelivered copy changes nothing: neither its table nor the profiles.
+                        tableRows.removeAll { already.contains($0) }
+                    }
+                    try connection.execute("DELETE FROM stage_\(table.name)")
+                } else {
+                    try copyRows(into: "events.\(table.name)", table, tableRows, of: batch, whole: whole)
+                }
+                for ref in tableRows { stored[ref.request][table.rawValue] += 1 }
+                if let profiles = ProfileTable(for: table), !tableRows.isEmpty { profileUpdates.append((profiles, tableRows)) }
+            }
+            try recordTraffic(batch, stored: stored.map { $0.reduce(0, +) })
+            if !sideTables.isEmpty {
+                try quarantine(batch, requests: sideTables, poisoned: poisoned)
+                try recordDeletes(batch, requests: sideTables)
+            }
+            // Last, just before the commit: the upsert locks profile rows that the other writers'
+            // transactions may want too (a user identified in both), and they wait for this
+            // commit. Done right after the identifies' COPY, the locks were held through the
+            // COPYs of the remaining tables, and the half-rate p99 of `make bench` suffered.
+            for (profiles, rows) in profileUpdates {
+                try updateProfiles(profiles, from: rows, of: batch)
+            }
+        }
+        for index in batch.requests.indices {
+            for table in EventTable.allCases.map(\.rawValue) {
+                results[index].acceptedByTable[table] += stored[index][table]
+                results[index].duplicatesByTable[table] += duplicates[index][table]
+            }
+        }
+    }
+
+    /// COPYs `rows` of `table` into `target` (the partitioned table or its staging table).
+    private func copyRows(into target: String, _ table: EventTable, _ rows: [RowRef], of batch: WriteBatch, whole: Bool) throws {
+        let columns = table.columns.map { "\"\($0)\"" }.joined(separator: ", ")
+        try connection.copyIn("COPY \(target) (\(columns)) FROM STDIN (FORMAT binary)") { copy in
+            if whole {
+                // The usual case: every row of every request, so each request's encoded bytes
+                // go as they are.
+                for request in batch.requests where !request.batch.encoders[table.rawValue].bytes.isEmpty {
+                    try copy.send(encodedRows: request.batch.encoders[table.rawValue])
+                }
+            } else {
+                for ref in rows {
+                    let request = batch.requests[ref.request].batch
+                    let range = request.rows[ref.row].byteRange
+                    try copy.send(bytes: request.encoders[table.rawValue].bytes[range])
+                }
+            }
+        }
+    }
+
+    /// Rows of `rows` that another transaction had stored already (the conflict case of
+    /// `ON CONFLICT DO NOTHING`): rows this transaction inserted carry its transaction id.
+    private func alreadyStored(_ table: EventTable, _ rows: [RowRef], of batch: WriteBatch) throws -> Set<RowRef> {
+        let stored = try connection.query(
+            """
+            SELECT s.tenant_id, s.id, s."timestamp" FROM stage_\(table.name) s
+            JOIN events.\(table.name) t USING (tenant_id, "timestamp", id)
+            WHERE t.xmin::text::bigint <> pg_current_xact_id()::text::bigint % 4294967296
+            """)
+        struct Key: Hashable {
+            let tenant: Int64
+            let id: String
+            let timestamp: Timestamp
+        }
+        var byKey: [Key: RowRef] = [:]
+        for ref in rows {
+            byKey[Key(tenant: batch.tenant(ref), id: batch.messageID(ref), timestamp: batch.row(ref).timestamp)] = ref
+        }
+        return Set(
+            try stored.rows.compactMap { row in
+                byKey[Key(tenant: try row.decode(at: 0), id: try row.decode(at: 1), timestamp: try row.decode(at: 2))]
+            })
+    }
+}

@@ -1,0 +1,119 @@
+import InletMessages
+import Logging
+import PostgresClient
+
+/// Writes batches of requests through one database connection, in one transaction each.
+///
+/// request rows → repeats within the batch set aside → months' partitions made sure of →
+/// one transaction: COPY straight into the partitioned tables (through staging tables when a row
+/// is stored already), profiles, traffic, quarantine, deletes → results per request.
+///
+/// A row the database refuses for itself (``DatabaseFault/row``) is found by bisection and
+/// quarantined, and the rest commits. Any other database error is thrown: the batch's requests
+/// are then answered 503 and retried by their senders (rows that did commit are deduplicated).
+///
+/// Blocking: runs on its writer's own thread. The steps live in extensions, one per concern:
+/// `+Transaction` (COPY, staging), `+Profiles`, `+ArrivalKeys`, `+Quarantine`, `+SideTables`.
+final class BatchWriter {
+    let connection: Connection
+    let logger: Logger
+    var partitions = PartitionMonths()
+    /// Rows deleted from the staging tables since they were last truncated.
+    var stagedRowsSinceTruncate = 0
+    static let stagedRowsBeforeTruncate = 5_000
+
+    init(url: String, logger: Logger, applicationName: String = "inlet-writer") throws {
+        connection = try Connection(url: url, applicationName: applicationName)
+        self.logger = logger
+        // Staging tables live as long as the connection. Not ON COMMIT DELETE ROWS: truncating a
+        // table at every commit cost about 25 ms a transaction (measured by `make bench`); rows are
+        // deleted after use instead, and the tables truncated now and then (see `+Transaction`).
+        for table in EventTable.allCases {
+            try connection.execute("CREATE TEMP TABLE stage_\(table.name) (LIKE events.\(table.name) INCLUDING DEFAULTS)")
+        }
+    }
+
+    /// Writes `requests` in one transaction (more when a row is refused); the outcome of each
+    /// request, in the order given.
+    func write(_ requests: [WriteRequest]) throws -> [RequestResult] {
+        let batch = WriteBatch(requests)
+        var results = requests.map { RequestResult(rejected: $0.batch.rejects) }
+        var rows = RepeatedMessages.unique(in: batch, results: &results)
+        var written = Set(requests.indices)
+        try refuseUnavailableMonths(&rows, &written, in: batch, results: &results)
+
+        do {
+            try withRetries {
+                try self.commit(rows, of: batch, results: &results, sideTablesOf: written, poisoned: [])
+            }
+        } catch let error as PostgresError where DatabaseFault(error) == .row {
+            if error.sqlState == SQLState.noPartitionForRow {
+                // Perhaps a partition was dropped since it was cached: make sure, then go on.
+                partitions.forget()
+                try refuseUnavailableMonths(&rows, &written, in: batch, results: &results)
+            }
+            // One or more messages the database refuses: find them by bisection, commit the rest,
+            // then the quarantine (validation rejects and the refused messages) on its own.
+            var poisoned: [(RowRef, PostgresError)] = []
+            try isolate(rows[...], of: batch, results: &results, poisoned: &poisoned)
+            try withRetries {
+                try self.commit([], of: batch, results: &results, sideTablesOf: written, poisoned: poisoned)
+            }
+            for (ref, error) in poisoned {
+                results[ref.request].rejected.append(Self.rejection(of: ref, in: batch, error: error))
+            }
+        }
+        return results
+    }
+
+    /// Creates the months `rows` need; the requests with a row in a month that cannot be created
+    /// now are refused (503) and taken out of the transaction, with all their rows.
+    private func refuseUnavailableMonths(
+        _ rows: inout [RowRef], _ written: inout Set<Int>, in batch: WriteBatch, results: inout [RequestResult]
+    ) throws {
+        let failed = try partitions.ensure(rows, in: batch, on: connection)
+        guard !failed.isEmpty else { return }
+        var refused = Set<Int>()
+        for ref in rows where failed.contains(PartitionMonths.month(of: batch.row(ref).timestamp)) {
+            refused.insert(ref.request)
+        }
+        logger.warning(
+            "a month's partitions could not be created in time; answering its requests 503",
+            metadata: ["months": "\(failed.sorted().map { "\($0 / 12)-\($0 % 12 + 1)" })", "requests": "\(refused.count)"])
+        for request in refused { results[request].refusal = .databaseUnavailable }
+        rows.removeAll { refused.contains($0.request) }
+        written.subtract(refused)
+    }
+
+    /// Retries a transaction the server aborted for a deadlock or serialisation conflict.
+    func withRetries(_ body: () throws -> Void) throws {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error as PostgresError where DatabaseFault(error) == .conflict && attempt < 3 {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Halves `rows` until each refused row stands alone; commits every half that the server
+    /// takes. An error that is not a row's own ends the bisection: it is thrown.
+    private func isolate(
+        _ rows: ArraySlice<RowRef>, of batch: WriteBatch, results: inout [RequestResult],
+        poisoned: inout [(RowRef, PostgresError)]
+    ) throws {
+        guard !rows.isEmpty else { return }
+        do {
+            try withRetries { try self.commit(Array(rows), of: batch, results: &results, sideTablesOf: [], poisoned: []) }
+        } catch let error as PostgresError where DatabaseFault(error) == .row {
+            if rows.count == 1, let only = rows.first {
+                poisoned.append((only, error))
+                return
+            }
+            let middle = rows.startIndex + rows.count / 2
+            try isolate(rows[..<middle], of: batch, results: &results, poisoned: &poisoned)
+            try isolate(rows[middle...], of: batch, results: &results, poisoned: &poisoned)
+        }
+    }
+}
