@@ -12,7 +12,7 @@ struct InletCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inlet",
         abstract: "Inlet, a Segment destination endpoint that stores events in PostgreSQL.",
-        subcommands: [Serve.self, TenantCommand.self]
+        subcommands: [Serve.self, TenantCommand.self, QuarantineCommand.self]
     )
 }
 
