@@ -4,14 +4,15 @@ import Synchronization
 
 /// Keeps each tenant's latest `X-Segment-Settings` (base64 JSON of the partner's custom
 /// settings, sent by Segment on every request) without a write per request: the last value seen
-/// per tenant is remembered, and only a change is written, in the background.
+/// per tenant is remembered, and only a change is written, in the background, over one
+/// long-lived connection (`inlet-settings` in `pg_stat_activity`).
 final class SegmentSettings: Sendable {
-    private let database: BlockingDatabase
+    private let session: DatabaseSession
     private let logger: Logger
     private let lastSeen = Mutex<[Int64: String]>([:])
 
     init(database: BlockingDatabase, logger: Logger) {
-        self.database = database
+        self.session = database.session("inlet-settings")
         self.logger = logger
     }
 
@@ -29,11 +30,11 @@ final class SegmentSettings: Sendable {
             logger.notice("ignoring an X-Segment-Settings header that is not base64 of a JSON object", metadata: ["tenant": "\(tenantID)"])
             return
         }
-        let database = database
+        let session = session
         let logger = logger
         Task {
             do {
-                try await database.withConnection { try TenantStore(connection: $0).saveSegmentSettings(id: tenantID, json: json) }
+                try await session.withConnection { try TenantStore(connection: $0).saveSegmentSettings(id: tenantID, json: json) }
             } catch {
                 logger.warning("could not save Segment settings", metadata: ["tenant": "\(tenantID)", "error": "\(logDescription(error))"])
             }

@@ -3,8 +3,9 @@ import PostgresClient
 
 /// Runs blocking libpq work on NIO's thread pool, never on an event loop.
 ///
-/// Each call opens its own connection: the callers here (readiness checks, CLI commands) are
-/// rare, and a fresh connection cannot be left in a broken state by a previous failure.
+/// `withConnection` opens a connection per call: for rare callers (admin requests), where a
+/// fresh connection cannot be left in a broken state by a previous failure. Background services
+/// that work every few seconds keep one connection each instead: ``session(_:)``.
 public struct BlockingDatabase: Sendable {
     public let url: String
     let applicationName: String
@@ -22,6 +23,12 @@ public struct BlockingDatabase: Sendable {
             let connection = try Connection(url: url, applicationName: applicationName, connectTimeout: 2)
             return try body(connection)
         }
+    }
+
+    /// A long-lived connection for one background service, shown in `pg_stat_activity` as
+    /// `applicationName` (e.g. `inlet-readiness`).
+    public func session(_ applicationName: String) -> DatabaseSession {
+        DatabaseSession(url: url, applicationName: applicationName)
     }
 }
 
