@@ -136,4 +136,36 @@ import Testing
             #expect(try await eventually { try stored().0 == "us" })
         }
     }
+
+    @Test func credentialsInSegmentSettingsAreNotStored() async throws {
+        let harness = try IngestHarness("settings_credentials")
+        let (tenant, token) = try harness.tenant()
+        let secrets = ["secret-k1", "secret-k2", "secret-k3", "secret-k4", "secret-k5", "secret-k6"]
+        let settings = """
+            {"apiKey":"secret-k1","region":"eu","write_key":"secret-k2","Password":"secret-k3",
+             "destination":{"writeKey":"secret-k4","batchSize":50,"servers":[{"accessToken":"secret-k5","host":"a.example"}]},
+             "auth":{"client_secret":"secret-k6"},"flags":[true,null,1.5]}
+            """
+        let header = Data(settings.utf8).base64EncodedString()
+        let url = harness.databaseURL
+        @Sendable func stored() throws -> String? {
+            try TestDatabase.connect(url).query("SELECT segment_settings::text FROM inlet.tenants WHERE id = $1", tenant)
+                .first?.decode(String?.self, at: 0)
+        }
+        try await harness.run { client async throws in
+            #expect(try await client.post("/", json: Messages.track(), token: token, headers: [("X-Segment-Settings", header)]).status == 200)
+            #expect(try await eventually { try stored() != nil })
+        }
+        let json = try #require(try stored())
+        for secret in secrets { #expect(!json.contains(secret), "\(json)") }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["region", "destination", "flags"])
+        #expect(object["region"] as? String == "eu")
+        let destination = try #require(object["destination"] as? [String: Any])
+        #expect(Set(destination.keys) == ["batchSize", "servers"])
+        #expect(destination["batchSize"] as? Int == 50)
+        #expect((destination["servers"] as? [[String: Any]])?.first?["host"] as? String == "a.example")
+        #expect((destination["servers"] as? [[String: Any]])?.first?["accessToken"] == nil)
+        #expect((object["flags"] as? [Any])?.count == 3)
+    }
 }

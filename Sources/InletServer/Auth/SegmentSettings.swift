@@ -6,6 +6,9 @@ import Synchronization
 /// settings, sent by Segment on every request) without a write per request: the last value seen
 /// per tenant is remembered, and only a change is written, in the background, over one
 /// long-lived connection (`inlet-settings` in `pg_stat_activity`).
+///
+/// Credentials are removed before storing (``CredentialMembers``): Segment leaves the API key
+/// out of the header, but a client that puts one in must not get it stored.
 final class SegmentSettings: Sendable {
     private let session: DatabaseSession
     private let logger: Logger
@@ -24,8 +27,9 @@ final class SegmentSettings: Sendable {
         }
         guard changed else { return }
         guard let data = Data(base64Encoded: header),
-            (try? JSONSerialization.jsonObject(with: data)) is [String: Any],
-            let json = String(data: data, encoding: .utf8)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let stripped = try? JSONSerialization.data(withJSONObject: CredentialMembers.removed(from: object)),
+            let json = String(data: stripped, encoding: .utf8)
         else {
             logger.notice("ignoring an X-Segment-Settings header that is not base64 of a JSON object", metadata: ["tenant": "\(tenantID)"])
             return
