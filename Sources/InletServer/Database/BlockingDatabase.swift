@@ -33,7 +33,18 @@ public struct BlockingDatabase: Sendable {
 }
 
 /// An error as it may appear in logs: a database error without its `detail` (which can quote
-/// customer data), anything else as it describes itself.
+/// customer data) and without a quoted database URL, anything else as it describes itself.
 func logDescription(_ error: any Error) -> String {
-    (error as? PostgresError)?.summary ?? "\(error)"
+    guard let error = error as? PostgresError else { return "\(error)" }
+    return error.kind == .connection ? withoutQuotedConnectionString(error.summary) : error.summary
+}
+
+/// libpq quotes the malformed part of a connection string when it cannot parse one
+/// (`invalid percent-encoded token: "s3cret%zz"`, or the whole URI, password included): such
+/// quotes are removed. Other connection errors keep theirs (`connection to server at "db1"`),
+/// which name hosts, not secrets.
+func withoutQuotedConnectionString(_ message: String) -> String {
+    let parseErrors = ["connection info string", "URI", "percent-encoded"]
+    guard parseErrors.contains(where: { message.contains($0) }) else { return message }
+    return message.replacing(#/"[^"]*"/#, with: "\"…\"")
 }
