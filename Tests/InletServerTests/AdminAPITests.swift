@@ -31,6 +31,7 @@ import Testing
             #expect(try await client.get("/admin/tenants", headers: [("Authorization", "Bearer wrong")]).status == 401)
             #expect(try await client.send(.POST, "/admin/tenants", body: #"{"name":"x"}"#).status == 401)
             #expect(try await client.get("/admin/tenants/1/enable").status == 401)
+            #expect(try await client.send(.POST, "/admin/tenants/1/enable-flow").status == 401)
         }
     }
 
@@ -48,10 +49,11 @@ import Testing
             #expect(try await client.get("/admin/tenants/\(id)", headers: admin).json["activeTokens"] as? Int == 1)
             #expect(try await client.get("/admin/tenants/999999", headers: admin).status == 404)
 
-            // The enable flow: 302 to Segment with a fresh token inside the settings.
-            let redirect = try await client.get("/admin/tenants/\(id)/enable", headers: admin)
-            #expect(redirect.status == 302)
+            // The enable flow: POST answers 303 to Segment with a fresh token inside the settings.
+            let redirect = try await client.send(.POST, "/admin/tenants/\(id)/enable-flow", headers: admin)
+            #expect(redirect.status == 303)
             let locationText = try #require(redirect.headers["location"])
+            #expect(redirect.json["enable_url"] as? String == locationText)
             let location = try #require(URLComponents(string: locationText))
             #expect(location.host == "app.segment.com")
             let items = Dictionary(uniqueKeysWithValues: (location.queryItems ?? []).map { ($0.name, $0.value ?? "") })
@@ -74,6 +76,12 @@ import Testing
             #expect(try await client.get("/enable/callback?tenant=\(id)&signature=forged").status == 404)
 
             #expect(try await eventually { try await client.post("/", json: Messages.track(), token: flowToken).status == 200 })
+            // Its first use is recorded in the background (and audited) before the rotation below.
+            let url = harness.databaseURL
+            #expect(
+                try await eventually {
+                    try TestDatabase.connect(url).query("SELECT 1 FROM inlet.tenant_audit WHERE action = 'enable_flow_token_used'").first != nil
+                })
 
             let rotated = try await client.send(.POST, "/admin/tenants/\(id)/rotate", headers: admin, body: #"{"grace_seconds":0}"#)
             let rotatedToken = try #require(rotated.json["token"] as? String)
@@ -90,7 +98,8 @@ import Testing
         let actions = try db.query("SELECT action || '/' || actor FROM inlet.tenant_audit ORDER BY id").rows.map { try $0.decode(String.self, at: 0) }
         #expect(
             actions == [
-                "create/admin-api", "enable_flow_started/admin-api", "enable_flow_completed/admin-api", "rotate/admin-api",
+                "create/admin-api", "enable_flow_started/admin-api", "enable_flow_completed/admin-api",
+                "enable_flow_token_used/ingest", "rotate/admin-api",
                 "disable/admin-api", "enable/admin-api",
             ])
 
@@ -135,5 +144,37 @@ import Testing
             _ = try await client.post("/", json: Messages.track(), token: token, headers: [("X-Segment-Settings", second)])
             #expect(try await eventually { try stored().0 == "us" })
         }
+    }
+
+    @Test func credentialsInSegmentSettingsAreNotStored() async throws {
+        let harness = try IngestHarness("settings_credentials")
+        let (tenant, token) = try harness.tenant()
+        let secrets = ["secret-k1", "secret-k2", "secret-k3", "secret-k4", "secret-k5", "secret-k6"]
+        let settings = """
+            {"apiKey":"secret-k1","region":"eu","write_key":"secret-k2","Password":"secret-k3",
+             "destination":{"writeKey":"secret-k4","batchSize":50,"servers":[{"accessToken":"secret-k5","host":"a.example"}]},
+             "auth":{"client_secret":"secret-k6"},"flags":[true,null,1.5]}
+            """
+        let header = Data(settings.utf8).base64EncodedString()
+        let url = harness.databaseURL
+        @Sendable func stored() throws -> String? {
+            try TestDatabase.connect(url).query("SELECT segment_settings::text FROM inlet.tenants WHERE id = $1", tenant)
+                .first?.decode(String?.self, at: 0)
+        }
+        try await harness.run { client async throws in
+            #expect(try await client.post("/", json: Messages.track(), token: token, headers: [("X-Segment-Settings", header)]).status == 200)
+            #expect(try await eventually { try stored() != nil })
+        }
+        let json = try #require(try stored())
+        for secret in secrets { #expect(!json.contains(secret), "\(json)") }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == ["region", "destination", "flags"])
+        #expect(object["region"] as? String == "eu")
+        let destination = try #require(object["destination"] as? [String: Any])
+        #expect(Set(destination.keys) == ["batchSize", "servers"])
+        #expect(destination["batchSize"] as? Int == 50)
+        #expect((destination["servers"] as? [[String: Any]])?.first?["host"] as? String == "a.example")
+        #expect((destination["servers"] as? [[String: Any]])?.first?["accessToken"] == nil)
+        #expect((object["flags"] as? [Any])?.count == 3)
     }
 }

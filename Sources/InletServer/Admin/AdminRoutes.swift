@@ -54,17 +54,32 @@ struct AdminRoutes: Sendable {
             let id = try tenantID(context)
             return JSONResponse(try await store { try $0.setEnabled(id: id, true, actor: .adminAPI) })
         }
-        // The enable flow: a fresh token goes straight into Segment's enable URL, so no person
-        // ever sees it. Tokens issued before keep working for a day (a repeated click is harmless).
-        admin.get(":id/enable") { request, context in
+        // The enable flow. POST issues a token for Segment and answers 303 to Segment's enable
+        // page (the URL is in the body too, for a backend that hands it to the browser itself):
+        // the token goes straight into the URL, so no person ever sees it. The tenant's earlier
+        // tokens keep working until Segment first sends with the new one, then for a day more,
+        // so an abandoned or repeated flow never breaks the integration (TenantStore+EnableFlow).
+        admin.post(":id/enable-flow") { request, context in
             try authorize(request)
             let id = try tenantID(context)
             let (token, tenant) = try await store { store in
-                let (token, _) = try store.rotate(id: id, grace: .seconds(86_400), actor: .adminAPI, action: "enable_flow_started")
-                return (token, try store.show(id: id).tenant)
+                (try store.startEnableFlow(id: id), try store.show(id: id).tenant)
             }
             let location = EnableURL(integration: integration, token: token, redirectURL: callbackURL(for: tenant)).url
-            return Response(status: .found, headers: [.location: location, .cacheControl: "no-store"])
+            return EditedResponse(
+                status: .seeOther, headers: [.location: location, .cacheControl: "no-store"],
+                response: JSONResponse(EnableFlowStarted(id: tenant.id, enable_url: location)))
+        }
+        // GET must change nothing (a link preview, a prefetch or a crawler would otherwise issue
+        // tokens). `GET .../enable` started the flow before; it is answered the same way, so an
+        // old caller learns where the flow went instead of getting a 404.
+        for path in [":id/enable-flow", ":id/enable"] {
+            admin.get(RouterPath(path)) { request, _ -> Response in
+                try authorize(request)
+                throw HTTPError(
+                    .methodNotAllowed, headers: [.allow: "POST"],
+                    message: "start the enable flow with POST /admin/tenants/{id}/enable-flow")
+            }
         }
 
         router.get("enable/callback") { request, _ in
@@ -86,6 +101,11 @@ struct AdminRoutes: Sendable {
 
     struct RotateInput: Decodable {
         let grace_seconds: Int64?
+    }
+
+    struct EnableFlowStarted: Encodable {
+        let id: Int64
+        let enable_url: String
     }
 
     struct Issued: Encodable {

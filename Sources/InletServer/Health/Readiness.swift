@@ -10,6 +10,10 @@ import Synchronization
 ///
 /// While the database is reachable it also makes sure the current month's partitions and the
 /// next two exist (once an hour), so a server running for months never lacks a partition.
+///
+/// Checks use one long-lived connection (`inlet-readiness` in `pg_stat_activity`), not one per
+/// check. When it breaks, that check reports the database unavailable and the next one connects
+/// again.
 public final class Readiness: Service, Sendable {
     public enum State: Sendable, Equatable {
         case starting
@@ -18,7 +22,7 @@ public final class Readiness: Service, Sendable {
         case schemaNotCurrent
     }
 
-    private let database: BlockingDatabase
+    private let session: DatabaseSession
     private let migrations: MigrationSet
     private let interval: Duration
     private let logger: Logger
@@ -26,7 +30,7 @@ public final class Readiness: Service, Sendable {
     private let lastPartitionCheck = Mutex<ContinuousClock.Instant?>(nil)
 
     public init(database: BlockingDatabase, migrations: MigrationSet, interval: Duration, logger: Logger) {
-        self.database = database
+        self.session = database.session("inlet-readiness")
         self.migrations = migrations
         self.interval = interval
         self.logger = logger
@@ -36,6 +40,7 @@ public final class Readiness: Service, Sendable {
 
     public func run() async throws {
         try await repeatUntilShutdown(every: interval) { await self.check() }
+        session.close()
     }
 
     /// Runs one check now and records its result.
@@ -46,7 +51,7 @@ public final class Readiness: Service, Sendable {
         }
         let next: State
         do {
-            next = try await database.withConnection { connection in
+            next = try await session.withConnection { connection in
                 guard try migrations.isApplied(on: connection) else { return .schemaNotCurrent }
                 if ensurePartitions {
                     try connection.query(

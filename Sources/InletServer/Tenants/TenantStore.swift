@@ -26,6 +26,8 @@ public struct TenantDetails: Sendable, Hashable, Codable {
 public enum Actor: String, Sendable {
     case cli
     case adminAPI = "admin-api"
+    /// An ingest request: the enable flow's token was first used (the server records it).
+    case ingest
 }
 
 /// Tenants and their tokens. Blocking: call from a CLI or a pool thread.
@@ -143,20 +145,23 @@ public struct TenantStore {
             """, id, json)
     }
 
-    // MARK: - Pieces
+    // MARK: - Pieces (internal: the extensions in other files use them)
 
-    private func insert(_ token: TenantToken, for id: Int64) throws {
+    /// Stores the token's hash. `supersedesOnFirstUse`: the enable flow's token, whose first use
+    /// starts the grace period of the tenant's earlier tokens (TenantStore+EnableFlow.swift).
+    func insert(_ token: TenantToken, for id: Int64, supersedesOnFirstUse: Bool = false) throws {
         try connection.query(
-            "INSERT INTO inlet.tenant_tokens (token_sha256, tenant_id) VALUES ($1, $2)", ByteaValue(token.sha256), id)
+            "INSERT INTO inlet.tenant_tokens (token_sha256, tenant_id, supersedes_on_first_use) VALUES ($1, $2, $3)",
+            ByteaValue(token.sha256), id, supersedesOnFirstUse)
     }
 
-    private func audit(_ id: Int64, _ action: String, _ actor: Actor, detail: String? = nil) throws {
+    func audit(_ id: Int64, _ action: String, _ actor: Actor, detail: String? = nil) throws {
         try connection.query(
             "INSERT INTO inlet.tenant_audit (tenant_id, action, actor, detail) VALUES ($1, $2, $3, $4::jsonb)", id, action,
             actor.rawValue, detail)
     }
 
-    private func requireTenant(_ id: Int64) throws {
+    func requireTenant(_ id: Int64) throws {
         guard try connection.query("SELECT 1 FROM inlet.tenants WHERE id = $1", id).first != nil else {
             throw TenantError.notFound(id)
         }

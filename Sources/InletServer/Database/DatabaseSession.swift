@@ -1,0 +1,126 @@
+import NIOPosix
+import PostgresClient
+import Synchronization
+
+/// A long-lived connection for one background service (readiness checks, token reloads,
+/// settings writes), so that a service ticking every second does not connect every second.
+///
+/// Work runs on NIO's thread pool, never on an event loop. One call at a time uses the session's
+/// connection; a call made while another runs (or is stuck) connects for itself and closes that
+/// connection after it, so only one is kept. A call that fails because the connection broke (the
+/// server restarted, an operator ran `pg_terminate_backend`) drops it; the next call connects
+/// again.
+public final class DatabaseSession: Sendable {
+    private let url: String
+    private let applicationName: String
+    private let callTimeout: Duration
+    private let idle = Mutex<Connection?>(nil)
+
+    /// - Parameters:
+    ///   - applicationName: what `pg_stat_activity` shows for the session, so an operator can
+    ///     tell the services' connections apart (unless the URL sets its own).
+    ///   - callTimeout: how long a caller waits for a call (see ``withConnection(_:)``).
+    public init(url: String, applicationName: String, callTimeout: Duration = .seconds(5)) {
+        self.url = url
+        self.applicationName = applicationName
+        self.callTimeout = callTimeout
+    }
+
+    /// Runs `body` with the session's connection (connecting first when there is none) on a
+    /// pool thread.
+    ///
+    /// Throws ``Timeout`` when the call has not finished within the session's timeout: a frozen
+    /// server answers nothing and libpq would wait forever, but the caller (a readiness check)
+    /// must report the database unavailable. The abandoned call keeps the connection until it
+    /// returns; calls meanwhile connect for themselves (which a frozen server refuses within the
+    /// connect timeout), so waiting on a frozen server never piles up connections or threads.
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        let outcome = FirstOutcome<T>()
+        return try await withCheckedThrowingContinuation { continuation in
+            outcome.begin(continuation)
+            let timeout = callTimeout
+            let timer = Task {
+                try await Task.sleep(for: timeout)
+                outcome.finish(.failure(Timeout(after: timeout)))
+            }
+            Task {
+                let result = await Result(awaiting: { try await self.run(body) })
+                timer.cancel()
+                outcome.finish(result)
+            }
+        }
+    }
+
+    /// Closes the session's connection, unless a call is using it (at shutdown; a later call
+    /// would connect again).
+    public func close() {
+        _ = idle.withLockIfAvailable { $0 = nil }
+    }
+
+    /// The call did not finish in time.
+    public struct Timeout: Error, CustomStringConvertible {
+        public let after: Duration
+        public var description: String { "the database did not answer within \(after)" }
+    }
+
+    private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive { [self] in
+            // The lock is held for the call, so the connection is used by one thread at a time;
+            // it is only ever tried, never waited for, so no pool thread blocks on it.
+            let kept = idle.withLockIfAvailable { slot -> Result<T, any Error> in
+                do {
+                    let connection: Connection
+                    if let existing = slot {
+                        connection = existing
+                    } else {
+                        connection = try connect()
+                        slot = connection
+                    }
+                    do {
+                        return .success(try body(connection))
+                    } catch {
+                        if Self.isBroken(connection, by: error) { slot = nil }
+                        return .failure(error)
+                    }
+                } catch {
+                    return .failure(error)
+                }
+            }
+            if let kept { return try kept.get() }
+            // Another call holds the session's connection (or is stuck on it): this one uses
+            // a connection of its own, closed when it returns.
+            return try body(try connect())
+        }
+    }
+
+    private func connect() throws -> Connection {
+        try Connection(url: url, applicationName: applicationName, connectTimeout: 2)
+    }
+
+    /// A connection that failed this way must not be used again: libpq reports it broken, or
+    /// the server ended the session.
+    static func isBroken(_ connection: Connection, by error: any Error) -> Bool {
+        if !connection.isHealthy { return true }
+        return (error as? PostgresError)?.isConnectionFailure ?? false
+    }
+}
+
+/// Resumes a continuation with whichever outcome comes first (the call's or its timeout).
+private final class FirstOutcome<T: Sendable>: Sendable {
+    private let continuation = Mutex<CheckedContinuation<T, any Error>?>(nil)
+
+    func begin(_ continuation: CheckedContinuation<T, any Error>) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func finish(_ result: Result<T, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
+    }
+}
+
+extension Result where Failure == any Error {
+    /// The outcome of an async throwing call.
+    init(awaiting body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
+}
