@@ -40,7 +40,7 @@ import Testing
 
     /// Creating a month's partitions takes no lock that an analyst's open read conflicts with: a
     /// replayed month (tenant A) and the current month (tenant B) are both stored while a
-    /// session holds a read of events.tracks open, B's within a second.
+    /// session holds a read of events.tracks open, B's at once.
     @Test func aNewMonthDoesNotWaitForAnOpenRead() async throws {
         let harness = try IngestHarness("attach")
         let a = try harness.tenant("a")
@@ -57,7 +57,11 @@ import Testing
         }
         try analyst.execute("COMMIT")
         #expect(current.status == 200, "\(current.body)")
-        #expect(seconds < 1, "the current month's message took \(seconds) s")
+        // Both answered while the read was still open: before, a month's creation queued behind
+        // it for an ACCESS EXCLUSIVE lock, every writer queued behind that, and both got 503
+        // after the 10 s transaction timeout. B takes milliseconds on a quiet machine; the bound
+        // leaves room for a full test run sharing two cores (1.1 s seen).
+        #expect(seconds < 3, "the current month's message took \(seconds) s")
         #expect(replayed.status == 200, "\(replayed.body)")
         let db = try harness.connect()
         #expect(try db.count("events.tracks", tenant: a.id, where: "tableoid = 'events.tracks_y2015m06'::regclass") == 1)

@@ -1,11 +1,11 @@
-import NIOPosix
+import Foundation
 import PostgresClient
 import Synchronization
 
 /// A long-lived connection for one background service (readiness checks, token reloads,
 /// settings writes), so that a service ticking every second does not connect every second.
 ///
-/// Work runs on NIO's thread pool, never on an event loop. One call at a time uses the session's
+/// Work runs on a thread of its own per call, never on an event loop. One call at a time uses the session's
 /// connection; a call made while another runs (or is stuck) connects for itself and closes that
 /// connection after it, so only one is kept. A call that fails because the connection broke (the
 /// server restarted, an operator ran `pg_terminate_backend`) drops it; the next call connects
@@ -27,7 +27,7 @@ public final class DatabaseSession: Sendable {
     }
 
     /// Runs `body` with the session's connection (connecting first when there is none) on a
-    /// pool thread.
+    /// thread of its own.
     ///
     /// Throws ``Timeout`` when the call has not finished within the session's timeout: a frozen
     /// server answers nothing and libpq would wait forever, but the caller (a readiness check)
@@ -63,34 +63,46 @@ public final class DatabaseSession: Sendable {
         public var description: String { "the database did not answer within \(after)" }
     }
 
+    /// Runs `body` on a thread of its own, started for the call: a call stuck on a database that
+    /// does not answer holds only that thread. (On NIO's shared pool, two threads here, one
+    /// stuck call halved what every other blocking call of the process could use.) A thread a
+    /// second costs microseconds; a connection a second cost a backend each time.
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive { [self] in
-            // The lock is held for the call, so the connection is used by one thread at a time;
-            // it is only ever tried, never waited for, so no pool thread blocks on it.
-            let kept = idle.withLockIfAvailable { slot -> Result<T, any Error> in
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { [self] in
+                continuation.resume(with: Result { try self.runBlocking(body) })
+            }
+            thread.name = "inlet-\(applicationName)"
+            thread.start()
+        }
+    }
+
+    private func runBlocking<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) throws -> T {
+        // The lock is held for the call, so the connection is used by one thread at a time;
+        // it is only ever tried, never waited for, so no call blocks on another.
+        let kept = idle.withLockIfAvailable { slot -> Result<T, any Error> in
+            do {
+                let connection: Connection
+                if let existing = slot {
+                    connection = existing
+                } else {
+                    connection = try connect()
+                    slot = connection
+                }
                 do {
-                    let connection: Connection
-                    if let existing = slot {
-                        connection = existing
-                    } else {
-                        connection = try connect()
-                        slot = connection
-                    }
-                    do {
-                        return .success(try body(connection))
-                    } catch {
-                        if Self.isBroken(connection, by: error) { slot = nil }
-                        return .failure(error)
-                    }
+                    return .success(try body(connection))
                 } catch {
+                    if Self.isBroken(connection, by: error) { slot = nil }
                     return .failure(error)
                 }
+            } catch {
+                return .failure(error)
             }
-            if let kept { return try kept.get() }
-            // Another call holds the session's connection (or is stuck on it): this one uses
-            // a connection of its own, closed when it returns.
-            return try body(try connect())
         }
+        if let kept { return try kept.get() }
+        // Another call holds the session's connection (or is stuck on it): this one uses
+        // a connection of its own, closed when it returns.
+        return try body(try connect())
     }
 
     private func connect() throws -> Connection {

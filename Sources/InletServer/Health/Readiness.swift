@@ -51,16 +51,27 @@ public final class Readiness: Service, Sendable {
         }
         let next: State
         do {
-            next = try await session.withConnection { connection in
-                guard try migrations.isApplied(on: connection) else { return .schemaNotCurrent }
-                if ensurePartitions {
-                    try connection.query(
-                        "SELECT inlet.ensure_month_partitions(now() + make_interval(months => n)) FROM generate_series(0, 2) AS n"
-                    )
+            let logger = logger
+            let (state, ensured) = try await session.withConnection { connection -> (State, Bool) in
+                guard try migrations.isApplied(on: connection) else { return (.schemaNotCurrent, false) }
+                guard ensurePartitions else { return (.ready, false) }
+                // Months ahead of need, each attached under a lock_timeout (V0007): a month that
+                // cannot be had now (a conflicting lock on a parent) is tried at the next check,
+                // and says nothing about readiness.
+                do {
+                    try connection.transaction {
+                        try connection.execute("SET LOCAL lock_timeout = '\(PartitionMonths.lockTimeout)'")
+                        try connection.query(
+                            "SELECT inlet.ensure_month_partitions(now() + make_interval(months => n)) FROM generate_series(0, 2) AS n")
+                    }
+                    return (.ready, true)
+                } catch let error as PostgresError where !error.isConnectionFailure && error.sqlState != SQLState.undefinedTable {
+                    logger.warning("could not create the coming months' partitions now", metadata: ["error": "\(logDescription(error))"])
+                    return (.ready, false)
                 }
-                return .ready
             }
-            if next == .ready && ensurePartitions { lastPartitionCheck.withLock { $0 = .now } }
+            next = state
+            if ensured { lastPartitionCheck.withLock { $0 = .now } }
         } catch let error as PostgresError where error.sqlState == SQLState.undefinedTable {
             next = .schemaNotCurrent
         } catch {
