@@ -10,6 +10,8 @@ import PostgresClient
 ///   int16 field count (= `EventTable.columns.count`), then per field int32 length and bytes,
 ///   -1 for NULL; `EncodedRow.byteRange` and `messageIDRange` point at them.
 /// - `tenant_id` is int8 0 until `assign(tenantID:)`, which writes exactly that field.
+/// - `MessageParser.writeKey(in:)`, which the server authenticates with before parsing, finds
+///   exactly the `writeKey` the full parse derives.
 /// - `text` fields are valid UTF-8 without NUL; NOT NULL columns are never NULL; `id` is 1...255
 ///   bytes.
 /// - `jsonb` fields are version 1 plus a JSON object jsonb accepts: valid UTF-8, no `\u0000`, no
@@ -80,6 +82,8 @@ enum Checks {
 
     static func check(_ parser: MessageParser, _ body: UnsafeRawBufferPointer, impliedType: MessageType?) {
         let mode = "impliedType \(impliedType.map(\.rawValue) ?? "nil"), maxDepth \(parser.limits.maxDepth)"
+        // Run first, on every input (also those the parse refuses): it must not trap or hang.
+        let writeKey = parser.writeKey(in: body)
         var batch: ParsedBatch
         do {
             batch = try parser.parse(body, impliedType: impliedType, arrival: arrival)
@@ -89,6 +93,9 @@ enum Checks {
             return
         }
         Verifier(batch: batch, limits: parser.limits, mode: mode).verify()
+        require(
+            writeKey == batch.writeKey, mode,
+            "writeKey(in:) found \(String(describing: writeKey)), the parse \(String(describing: batch.writeKey))")
 
         // assign(tenantID:) must touch exactly the tenant_id of every row.
         let tenant: Int64 = 0x0102_0304_0506_0708

@@ -15,8 +15,9 @@ public struct ParsedBatch: Sendable {
     public var rejects: [RejectedMessage]
     /// `delete` messages (recorded, erased in the background).
     public var deletes: [DeleteRequest]
-    /// The body's `writeKey` (the envelope's, or a single message's), for authentication when
-    /// no `Authorization` header was sent.
+    /// The body's `writeKey` (the envelope's, or else that of the first message in the body
+    /// that is well-formed JSON) as the full parse found it. The server can authenticate before
+    /// parsing, with ``MessageParser/writeKey(in:)``; the fuzzer checks that the two agree.
     public var writeKey: String?
     /// How many messages the body held (valid, refused and deletes).
     public var messageCount: Int
