@@ -18,8 +18,7 @@ public enum MessageType: String, Sendable, CaseIterable {
 
 /// The six message tables of schema `events`, and the column order rows are encoded in.
 ///
-/// Every encoded row starts with the common columns, `tenant_id` first (so it can be patched
-/// in after authentication, see ``ParsedBatch/assign(tenantID:)``), then the table's own.
+/// Every encoded row starts with the common columns, `tenant_id` first, then the table's own.
 /// `loaded_at` is not encoded: the writer sets it at commit.
 public enum EventTable: Int, Sendable, CaseIterable {
     case tracks, identifies, pages, screens, groups, aliases

@@ -11,8 +11,9 @@ import PostgresClient
 /// The ingest routes: `POST /` (Segment partner destination) and the Segment HTTP Tracking API
 /// (`POST /v1/batch`, `POST /v1/{track,identify,page,screen,group,alias}`).
 ///
-/// request → content checks → authenticate → read body (bounded, gunzip bounded) → parse and
-/// validate → queue → writer commits → answer. A 2xx is sent only after the commit.
+/// request → content checks → header credentials → read body (bounded, gunzip bounded) →
+/// writeKey credentials (found without parsing) → parse and validate, rows encoded with the
+/// tenant → queue → writer commits → answer. A 2xx is sent only after the commit.
 struct IngestRoutes: Sendable {
     let tenants: TenantDirectory
     let queue: IngestQueue
@@ -45,14 +46,9 @@ struct IngestRoutes: Sendable {
         case .none: break
         }
 
-        var batch = try await readAndParse(request, gzipped: gzipped, impliedType: impliedType, arrival: arrival)
-
-        if tenantID == nil {
-            guard let writeKey = batch.writeKey, !writeKey.isEmpty else {
-                throw IngestError.unauthorized("missing credentials: send Authorization: Basic base64(token:) or a writeKey")
-            }
-            tenantID = try tenant(for: writeKey)
-        }
+        let (batch, authenticated) = try await readAndParse(
+            request, gzipped: gzipped, headerTenantID: tenantID, impliedType: impliedType, arrival: arrival)
+        tenantID = authenticated
         guard let tenantID else { throw IngestError.unauthorized("authentication failed") }
         if let name = Self.segmentSettingsHeader, let header = request.headers[name] {
             settings.observe(tenantID: tenantID, header: header)
@@ -70,7 +66,6 @@ struct IngestRoutes: Sendable {
             throw error
         }
 
-        batch.assign(tenantID: tenantID)
         switch await queue.submit(batch, tenantID: tenantID) {
         case .committed(let accepted, let duplicates, let rejects):
             return IngestAccepted(
@@ -123,9 +118,13 @@ struct IngestRoutes: Sendable {
     /// bodies being received count towards memory too, so past the budget a request gets 503 at
     /// once instead of growing the process. The reservation is twice the body: the body, and
     /// the rows parsed from it, about as large, which exist together until parsing ends.
+    ///
+    /// Without a header token, the body's writeKey authenticates; it is found without parsing
+    /// the body, so an unknown key is refused before the server spends a parse on it, and rows
+    /// are encoded with the tenant from the start.
     private func readAndParse(
-        _ request: Request, gzipped: Bool, impliedType: MessageType?, arrival: Timestamp
-    ) async throws -> ParsedBatch {
+        _ request: Request, gzipped: Bool, headerTenantID: Int64?, impliedType: MessageType?, arrival: Timestamp
+    ) async throws -> (ParsedBatch, Int64) {
         // With a Content-Length, the whole reservation before reading; without one (chunked),
         // chunk by chunk as the body arrives.
         let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), configuration.maxBodyBytes) }
@@ -155,8 +154,17 @@ struct IngestRoutes: Sendable {
             held += 2 * inflated.count
             body = ByteBuffer(bytes: inflated)
         }
+        let tenantID = try headerTenantID ?? body.withUnsafeReadableBytes { raw in
+            guard let writeKey = parser.writeKey(in: raw), !writeKey.isEmpty else {
+                throw IngestError.unauthorized("missing credentials: send Authorization: Basic base64(token:) or a writeKey")
+            }
+            return try tenant(for: writeKey)
+        }
         do {
-            return try body.withUnsafeReadableBytes { try parser.parse($0, impliedType: impliedType, arrival: arrival) }
+            let batch = try body.withUnsafeReadableBytes {
+                try parser.parse($0, tenantID: tenantID, impliedType: impliedType, arrival: arrival)
+            }
+            return (batch, tenantID)
         } catch let error as BodyError {
             throw IngestError.badRequest(error.description)
         }
