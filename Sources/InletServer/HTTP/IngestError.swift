@@ -9,14 +9,16 @@ struct IngestError: HTTPResponseError {
     let message: String
     var retryAfterSeconds: Int?
     var rejected: [RejectedEntry] = []
+    /// Why a 503 was answered (`inlet_responses_503_total{reason}`).
+    var unavailableReason: UnavailableReason?
 
     static func unauthorized(_ message: String) -> Self { Self(status: .unauthorized, message: message) }
     static func badRequest(_ message: String) -> Self { Self(status: .badRequest, message: message) }
     static func tooLarge(_ message: String) -> Self { Self(status: .contentTooLarge, message: message) }
     static func unsupportedMedia(_ message: String) -> Self { Self(status: .unsupportedMediaType, message: message) }
     static func notImplemented(_ message: String) -> Self { Self(status: .notImplemented, message: message) }
-    static func unavailable(_ message: String, retryAfter: Int) -> Self {
-        Self(status: .serviceUnavailable, message: message, retryAfterSeconds: retryAfter)
+    static func unavailable(_ message: String, reason: UnavailableReason, retryAfter: Int) -> Self {
+        Self(status: .serviceUnavailable, message: message, retryAfterSeconds: retryAfter, unavailableReason: reason)
     }
     static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
         Self(status: .tooManyRequests, message: message, retryAfterSeconds: retryAfter)

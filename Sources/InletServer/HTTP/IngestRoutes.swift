@@ -1,4 +1,3 @@
-import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -19,7 +18,6 @@ struct IngestRoutes: Sendable {
     let queue: IngestQueue
     let parser: MessageParser
     let configuration: IngestConfiguration
-    let metrics: IngestMetrics
     let settings: SegmentSettings
     let bodyBudget: BodyBudget
 
@@ -66,20 +64,20 @@ struct IngestRoutes: Sendable {
             throw error
         }
 
+        let retryAfter = configuration.retryAfterSeconds
         switch await queue.submit(batch, tenantID: tenantID) {
         case .committed(let accepted, let duplicates, let rejects):
             return IngestAccepted(
                 accepted: accepted, duplicates: duplicates,
                 rejected: rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) })
         case .queueFull:
-            throw IngestError.unavailable("ingest queue is full, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable("ingest queue is full, retry later", reason: .queueFull, retryAfter: retryAfter)
         case .tenantOverShare:
-            throw IngestError.tooManyRequests(
-                "this source is over its share of the ingest queue, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.tooManyRequests("this source is over its share of the ingest queue, retry later", retryAfter: retryAfter)
         case .databaseUnavailable:
-            throw IngestError.unavailable("database unavailable, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable("database unavailable, retry later", reason: .databaseUnavailable, retryAfter: retryAfter)
         case .shuttingDown:
-            throw IngestError.unavailable("server is shutting down, retry", retryAfter: 1)
+            throw IngestError.unavailable("server is shutting down, retry", reason: .shuttingDown, retryAfter: 1)
         }
     }
 
@@ -88,7 +86,8 @@ struct IngestRoutes: Sendable {
         case .tenant(let id): return id
         case .unknown: throw IngestError.unauthorized("unknown or disabled token")
         case .notLoaded:
-            throw IngestError.unavailable("starting: tenants not loaded yet", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable(
+                "starting: tenants not loaded yet", reason: .tenantsNotLoaded, retryAfter: configuration.retryAfterSeconds)
         }
     }
 
@@ -171,8 +170,8 @@ struct IngestRoutes: Sendable {
     }
 
     private func overBudget() -> IngestError {
-        metrics.unavailable.increment()
-        return IngestError.unavailable("too many request bodies in flight, retry later", retryAfter: configuration.retryAfterSeconds)
+        IngestError.unavailable(
+            "too many request bodies in flight, retry later", reason: .bodyBudget, retryAfter: configuration.retryAfterSeconds)
     }
 
     /// Reads the body, refusing it with 413 as soon as it passes the limit. `expected` (the
