@@ -55,7 +55,11 @@ public func buildApplication(
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            BoundedReadChannel(http: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))))
+            BoundedReadChannel(
+                http: HTTP1Channel(
+                    responder: responder,
+                    configuration: .init(
+                        additionalChannelHandlers: [ConnectionCloseHandler()], idleTimeout: .nanoseconds(idleNanoseconds))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
         services: [tenants, readiness, writers],

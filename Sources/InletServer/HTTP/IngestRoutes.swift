@@ -37,19 +37,27 @@ struct IngestRoutes: Sendable {
             retryAfterSeconds: configuration.retryAfterSeconds)
         var reservation = bodyBudget.reservation()
 
-        try checkContentType(request.headers[.contentType])
-        let gzipped = try isGzip(request.headers[.contentEncoding])
-
-        // A header token is checked before the body is read, so a bad one costs nothing more.
+        // Everything the headers can decide is decided before the body is read, so a refused
+        // request costs nothing more; such an answer closes the connection (see IngestError).
+        let gzipped: Bool
         var tenantID: Int64?
-        switch Credentials.token(fromAuthorization: request.headers[.authorization]) {
-        case .token(let token): tenantID = try tenant(for: token)
-        case .malformed: throw IngestError.unauthorized("malformed Authorization header: expected Basic base64(token:)")
-        case .none: break
+        var body: RequestBodyReader.Body
+        do {
+            try checkContentType(request.headers[.contentType])
+            gzipped = try isGzip(request.headers[.contentEncoding])
+            let declared = request.headers[.contentLength].flatMap { Int($0) }.map { max($0, 0) }
+            try reader.checkDeclaredLength(declared)
+            switch Credentials.token(fromAuthorization: request.headers[.authorization]) {
+            case .token(let token): tenantID = try tenant(for: token)
+            case .malformed: throw IngestError.unauthorized("malformed Authorization header: expected Basic base64(token:)")
+            case .none: break
+            }
+            body = .received(
+                try await reader.read(request.body, declared: declared, gzipped: gzipped, reservation: &reservation))
+        } catch var error as IngestError {
+            error.closesConnection = true
+            throw error
         }
-        let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), configuration.maxBodyBytes) }
-        var body = RequestBodyReader.Body.received(
-            try await reader.read(request.body, declared: declared, gzipped: gzipped, reservation: &reservation))
         if gzipped { try reader.inflate(&body, reservation: &reservation) }
 
         // Without a header, the body's writeKey authenticates; it is found without parsing the

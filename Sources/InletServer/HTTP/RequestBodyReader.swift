@@ -28,9 +28,15 @@ struct RequestBodyReader {
         }
     }
 
+    /// The 413 for a declared `Content-Length` over the limit, answered from the headers: the
+    /// body is never read.
+    func checkDeclaredLength(_ declared: Int?) throws {
+        if let declared, declared > maxBodyBytes { throw tooLarge() }
+    }
+
     /// Reads the body as received, refusing it with 413 as soon as it passes the limit (a
     /// chunked body has no length to check first) and with 503 when the budget is spent.
-    /// `declared` (the Content-Length, at most the limit) reserves and sizes the buffer at once.
+    /// `declared` (the Content-Length, already checked) reserves and sizes the buffer at once.
     func read(
         _ body: RequestBody, declared: Int?, gzipped: Bool, reservation: inout BodyReservation
     ) async throws -> ByteBuffer {
