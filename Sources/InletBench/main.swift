@@ -41,7 +41,7 @@ var bytesPerPass = 0
 var encodedPerPass = 0
 for body in bodies {
     do {
-        let batch = try parser.parse(body, impliedType: nil, arrival: arrival)
+        let batch = try parser.parse(body, tenantID: 1, impliedType: nil, arrival: arrival)
         if !batch.rejects.isEmpty { fail("body rejected messages: \(batch.rejects[0].reason)") }
         messagesPerPass += batch.messageCount
         rowsPerPass += batch.rows.count
@@ -58,13 +58,13 @@ let clock = ContinuousClock()
 var sink = 0
 var passes = 0
 // Warm-up pass (caches, allocator).
-for body in bodies { sink &+= (try? parser.parse(body, impliedType: nil, arrival: arrival))?.rows.count ?? 0 }
+for body in bodies { sink &+= (try? parser.parse(body, tenantID: 1, impliedType: nil, arrival: arrival))?.rows.count ?? 0 }
 let deadline = clock.now.advanced(by: .milliseconds(Int64(secondsPerCase * 1000)))
 let began = clock.now
 while clock.now < deadline {
     for body in bodies {
         do {
-            let batch = try parser.parse(body, impliedType: nil, arrival: arrival)
+            let batch = try parser.parse(body, tenantID: 1, impliedType: nil, arrival: arrival)
             sink &+= batch.rows.count
         } catch {
             fail("body does not parse: \(error)")

@@ -9,7 +9,9 @@ import PostgresClient
 /// - Each table's encoder holds exactly its rows, back to back, in binary-COPY row layout:
 ///   int16 field count (= `EventTable.columns.count`), then per field int32 length and bytes,
 ///   -1 for NULL; `EncodedRow.byteRange` and `messageIDRange` point at them.
-/// - `tenant_id` is int8 0 until `assign(tenantID:)`, which writes exactly that field.
+/// - `tenant_id` is the int8 given to `parse`.
+/// - `MessageParser.writeKey(in:)`, which the server authenticates with before parsing, finds
+///   exactly the `writeKey` the full parse derives.
 /// - `text` fields are valid UTF-8 without NUL; NOT NULL columns are never NULL; `id` is 1...255
 ///   bytes.
 /// - `jsonb` fields are version 1 plus a JSON object jsonb accepts: valid UTF-8, no `\u0000`, no
@@ -80,29 +82,24 @@ enum Checks {
 
     static func check(_ parser: MessageParser, _ body: UnsafeRawBufferPointer, impliedType: MessageType?) {
         let mode = "impliedType \(impliedType.map(\.rawValue) ?? "nil"), maxDepth \(parser.limits.maxDepth)"
-        var batch: ParsedBatch
+        // Run first, on every input (also those the parse refuses): it must not trap or hang.
+        let writeKey = parser.writeKey(in: body)
+        let batch: ParsedBatch
         do {
-            batch = try parser.parse(body, impliedType: impliedType, arrival: arrival)
+            batch = try parser.parse(body, tenantID: tenant, impliedType: impliedType, arrival: arrival)
         } catch {
             // A refused body is a fine answer; its message must be printable.
             _ = "\(error)"
             return
         }
         Verifier(batch: batch, limits: parser.limits, mode: mode).verify()
-
-        // assign(tenantID:) must touch exactly the tenant_id of every row.
-        let tenant: Int64 = 0x0102_0304_0506_0708
-        let before = batch.encoders.map(\.bytes)
-        batch.assign(tenantID: tenant)
-        for (t, encoder) in batch.encoders.enumerated() {
-            var expected = before[t]
-            for row in batch.rows where row.table.rawValue == t {
-                let at = row.byteRange.lowerBound + 6
-                for k in 0..<8 { expected[at + k] = UInt8(truncatingIfNeeded: tenant >> (56 - 8 * k)) }
-            }
-            require(encoder.bytes == expected, mode, "assign(tenantID:) wrote outside tenant_id in table \(t)")
-        }
+        require(
+            writeKey == batch.writeKey, mode,
+            "writeKey(in:) found \(String(describing: writeKey)), the parse \(String(describing: batch.writeKey))")
     }
+
+    /// The tenant every row is encoded for: eight distinct bytes, so a misplaced one shows.
+    static let tenant: Int64 = 0x0102_0304_0506_0708
 
     static func require(_ condition: @autoclosure () -> Bool, _ mode: String, _ message: @autoclosure () -> String) {
         if !condition() {
@@ -197,7 +194,8 @@ private struct Verifier {
     func verify(field: ArraySlice<UInt8>, column: String, table: EventTable, row: EncodedRow) {
         let name = "\(table.name).\(column)"
         if column == "tenant_id" {
-            require(field.count == 8 && field.allSatisfy { $0 == 0 }, "\(name): not int8 0")
+            let value = Int64(bitPattern: field.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            require(field.count == 8 && value == Checks.tenant, "\(name): not the tenant parsed for")
         } else if Self.timestampColumns.contains(column) {
             require(field.count == 8, "\(name): timestamptz of \(field.count) bytes")
             let value = Int64(bitPattern: field.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })

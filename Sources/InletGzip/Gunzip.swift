@@ -11,9 +11,17 @@ public enum Gunzip {
         case tooLarge
         /// Not gzip, or truncated, or corrupt.
         case invalid
+        /// `admit` refused more output (the server's in-flight memory budget is spent).
+        case notAdmitted
     }
 
-    public static func decompress(_ input: UnsafeRawBufferPointer, limit: Int) throws(Failure) -> [UInt8] {
+    /// Decompresses `input`, at most `limit` bytes of output.
+    /// - Parameter admit: asked before each piece of output (64 KiB at most) is kept, with its
+    ///   size; false stops inflation with ``Failure/notAdmitted``. The server counts the output
+    ///   against its in-flight budget as it grows, not once it exists.
+    public static func decompress(
+        _ input: UnsafeRawBufferPointer, limit: Int, admit: (Int) -> Bool = { _ in true }
+    ) throws(Failure) -> [UInt8] {
         var stream = z_stream()
         guard inlet_inflate_init_gzip(&stream) == Z_OK else { throw .invalid }
         defer { inflateEnd(&stream) }
@@ -33,6 +41,7 @@ public enum Gunzip {
             }
             let produced = chunk.count - Int(stream.avail_out)
             if output.count + produced > limit { throw .tooLarge }
+            if produced > 0, !admit(produced) { throw .notAdmitted }
             output.append(contentsOf: chunk[0..<produced])
             switch status {
             case Z_STREAM_END:

@@ -113,6 +113,19 @@ extension JSONScanner {
         case batchArray(Int)
     }
 
+    /// The key Inlet reads whose text (between the quotes) is `keyRange`, judged by ``flags``
+    /// as scanning the key string left them; nil for any other key. `decoded` is scratch space.
+    @inline(__always)
+    func memberKey(_ keyRange: Range<Int>, decoded: inout [UInt8]) -> MessageFields.Key? {
+        if flags.isEmpty { return .match(bytes + keyRange.lowerBound, keyRange.count) }
+        // An escaped or repaired key (rare): compared by its decoded text.
+        decoded.removeAll(keepingCapacity: true)
+        JSONSanitizer.appendText(bytes, keyRange, to: &decoded)
+        return decoded.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.flatMap { MessageFields.Key.match($0, buffer.count) }
+        }
+    }
+
     /// Scans the object at `start` (a `{`) as a message: validates all of it and records the
     /// members Inlet reads.
     mutating func scanMessage(_ start: Int, depth: Int) throws(JSONSyntaxError) -> (end: Int, fields: MessageFields) {
@@ -146,18 +159,7 @@ extension JSONScanner {
             guard bytes[i] == Self.quote else { throw JSONSyntaxError(.unexpectedCharacter, at: i) }
             flags = []
             let keyEnd = try scanString(i)
-            let keyRange = (i + 1)..<(keyEnd - 1)
-            let key: MessageFields.Key?
-            if flags.isEmpty {
-                key = .match(bytes + keyRange.lowerBound, keyRange.count)
-            } else {
-                // An escaped or repaired key (rare): compared by its decoded text.
-                decodedKey.removeAll(keepingCapacity: true)
-                JSONSanitizer.appendText(bytes, keyRange, to: &decodedKey)
-                key = decodedKey.withUnsafeBufferPointer { buffer in
-                    buffer.baseAddress.flatMap { MessageFields.Key.match($0, buffer.count) }
-                }
-            }
+            let key = memberKey((i + 1)..<(keyEnd - 1), decoded: &decodedKey)
             i = skipWhitespace(keyEnd)
             guard i < count else { throw JSONSyntaxError(.unexpectedEnd, at: i) }
             guard bytes[i] == Self.colon else { throw JSONSyntaxError(.unexpectedCharacter, at: i) }

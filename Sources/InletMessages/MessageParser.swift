@@ -17,14 +17,17 @@ public struct MessageParser: Sendable {
         self.limits = limits
     }
 
-    /// Parses, validates and encodes `body`.
+    /// Parses, validates and encodes `body` as rows of `tenantID`.
     /// - Parameters:
+    ///   - tenantID: the authenticated tenant, written into every row's `tenant_id`. The caller
+    ///     authenticates first (``writeKey(in:)`` finds a body's key without parsing it), so rows
+    ///     are encoded once, complete, and never patched afterwards.
     ///   - impliedType: the type a Tracking API route (`/v1/track`...) implies, used for messages
     ///     without a `type` of their own.
     ///   - arrival: when the request arrived: `received_at` unless the message has `receivedAt`.
-    public func parse(_ body: UnsafeRawBufferPointer, impliedType: MessageType?, arrival: Timestamp) throws(BodyError)
-        -> ParsedBatch
-    {
+    public func parse(
+        _ body: UnsafeRawBufferPointer, tenantID: Int64, impliedType: MessageType?, arrival: Timestamp
+    ) throws(BodyError) -> ParsedBatch {
         guard let base = body.baseAddress, !body.isEmpty else {
             throw BodyError(.syntax(JSONSyntaxError(.unexpectedEnd, at: 0)))
         }
@@ -37,7 +40,7 @@ public struct MessageParser: Sendable {
             }
             var run = ParseRun(
                 scanner: JSONScanner(bytes: bytes, count: body.count, maxDepth: limits.maxDepth, stack: stackBase),
-                limits: limits, impliedType: impliedType, arrival: arrival)
+                limits: limits, tenantID: tenantID, impliedType: impliedType, arrival: arrival)
             do throws(BodyError) {
                 try run.parseBody()
             } catch {
@@ -52,10 +55,12 @@ public struct MessageParser: Sendable {
     }
 
     /// Parses `body` (convenience for tests and callers holding an array).
-    public func parse(_ body: [UInt8], impliedType: MessageType?, arrival: Timestamp) throws(BodyError) -> ParsedBatch {
+    public func parse(_ body: [UInt8], tenantID: Int64, impliedType: MessageType?, arrival: Timestamp) throws(BodyError)
+        -> ParsedBatch
+    {
         let result = body.withUnsafeBytes { buffer -> Result<ParsedBatch, BodyError> in
             do throws(BodyError) {
-                return .success(try parse(buffer, impliedType: impliedType, arrival: arrival))
+                return .success(try parse(buffer, tenantID: tenantID, impliedType: impliedType, arrival: arrival))
             } catch {
                 return .failure(error)
             }
@@ -68,6 +73,8 @@ public struct MessageParser: Sendable {
 struct ParseRun {
     var scanner: JSONScanner
     let limits: MessageLimits
+    /// Written into every row's `tenant_id`.
+    let tenantID: Int64
     let impliedType: MessageType?
     let arrival: Timestamp
     var batch = ParsedBatch()
@@ -88,9 +95,10 @@ struct ParseRun {
         var sentAt: Timestamp?
     }
 
-    init(scanner: JSONScanner, limits: MessageLimits, impliedType: MessageType?, arrival: Timestamp) {
+    init(scanner: JSONScanner, limits: MessageLimits, tenantID: Int64, impliedType: MessageType?, arrival: Timestamp) {
         self.scanner = scanner
         self.limits = limits
+        self.tenantID = tenantID
         self.impliedType = impliedType
         self.arrival = arrival
         batch.arrival = arrival

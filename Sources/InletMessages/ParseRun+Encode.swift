@@ -11,7 +11,7 @@ extension ParseRun {
 
         let rowStart = encoder.bytes.count
         encoder.beginRow(fieldCount: table.fieldCount)
-        encoder.appendInt8(0)  // tenant_id, patched by ParsedBatch.assign(tenantID:) at rowStart + 6
+        encoder.appendInt8(tenantID)
 
         let idStart = encoder.bytes.count + 4
         if let messageID = message.messageID {

@@ -6,8 +6,8 @@ import PostgresClient
 /// Produced by ``MessageParser`` on the request's own thread, so that the database writers only
 /// copy bytes.
 public struct ParsedBatch: Sendable {
-    /// Encoded rows per table, indexed by `EventTable.rawValue`; each row starts with a
-    /// `tenant_id` placeholder of 0 until ``assign(tenantID:)``.
+    /// Encoded rows per table, indexed by `EventTable.rawValue`; each row starts with the
+    /// `tenant_id` given to ``MessageParser/parse(_:tenantID:impliedType:arrival:)``.
     public var encoders: [BinaryCopyEncoder]
     /// One entry per encoded row, in message order.
     public var rows: [EncodedRow]
@@ -15,8 +15,9 @@ public struct ParsedBatch: Sendable {
     public var rejects: [RejectedMessage]
     /// `delete` messages (recorded, erased in the background).
     public var deletes: [DeleteRequest]
-    /// The body's `writeKey` (the envelope's, or a single message's), for authentication when
-    /// no `Authorization` header was sent.
+    /// The body's `writeKey` (the envelope's, or else that of the first message in the body
+    /// that is well-formed JSON) as the full parse found it. The server authenticates before
+    /// parsing, with ``MessageParser/writeKey(in:)``; the fuzzer checks that the two agree.
     public var writeKey: String?
     /// How many messages the body held (valid, refused and deletes).
     public var messageCount: Int
@@ -38,14 +39,6 @@ public struct ParsedBatch: Sendable {
 
     /// Bytes of encoded rows: what the batch costs the ingest queue.
     public var encodedByteCount: Int { encoders.reduce(0) { $0 + $1.bytes.count } }
-
-    /// Writes the authenticated tenant into every row's first field.
-    public mutating func assign(tenantID: Int64) {
-        for row in rows {
-            // Row layout: int16 field count, int32 length 8, int64 tenant_id.
-            encoders[row.table.rawValue].overwriteInt64(at: row.byteRange.lowerBound + 6, with: tenantID)
-        }
-    }
 }
 
 /// One row in ``ParsedBatch/encoders``.

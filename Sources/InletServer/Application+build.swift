@@ -29,6 +29,7 @@ public func buildApplication(
     limits.maxMessagesPerBody = ingest.maxMessagesPerBody
 
     let router = Router()
+    router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
     HealthRoutes(
         readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }, tenantsLoaded: { tenants.isLoaded }
     ).register(on: router)
@@ -38,7 +39,7 @@ public func buildApplication(
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
     IngestRoutes(
-        tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest, metrics: metrics,
+        tenants: tenants, queue: queue, parser: MessageParser(limits: limits), configuration: ingest,
         settings: SegmentSettings(database: database, logger: logger),
         bodyBudget: BodyBudget(limit: ingest.maxInFlightBodyBytes)
     ).register(on: router)
@@ -54,7 +55,11 @@ public func buildApplication(
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            BoundedReadChannel(http: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .nanoseconds(idleNanoseconds))))
+            BoundedReadChannel(
+                http: HTTP1Channel(
+                    responder: responder,
+                    configuration: .init(
+                        additionalChannelHandlers: [ConnectionCloseHandler()], idleTimeout: .nanoseconds(idleNanoseconds))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
         services: [tenants, readiness, writers],

@@ -90,12 +90,6 @@ public struct BinaryCopyEncoder: Sendable {
         rowCount += other.rowCount
     }
 
-    /// Replaces the 8 bytes at `offset` with `value` in network byte order: for a field whose value
-    /// is known only after the row was encoded (the tenant, after authentication).
-    public mutating func overwriteInt64(at offset: Int, with value: Int64) {
-        withUnsafeBytes(of: value.bigEndian) { bytes.replaceSubrange(offset..<offset + 8, with: $0) }
-    }
-
     /// The bytes of field `index` (0-based) of the row that starts at `rowStart`, or nil when
     /// the field is NULL: for reading a value back out of an encoded row (a writer needs the
     /// traits of identifies for the users table) without keeping a second copy of it.

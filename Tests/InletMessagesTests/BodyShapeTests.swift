@@ -16,7 +16,7 @@ import Testing
         #expect(rows[0].table == .tracks)
         #expect(rows[0].text("id") == "m1")
         #expect(rows[0].messageID == "m1")
-        #expect(rows[0].int8("tenant_id") == 0)
+        #expect(rows[0].int8("tenant_id") == testTenant)
     }
 
     @Test func bareArrayKeepsMessageOrderAndIndexes() throws {
@@ -214,10 +214,9 @@ import Testing
         #expect(batch.messageCount == 2)
     }
 
-    @Test func assignTenantIDPatchesEveryRow() throws {
-        var batch = try parse("[\(track), {\"type\":\"page\",\"userId\":\"u\"}]")
-        batch.assign(tenantID: 0x0102_0304_0506_0708)
-        #expect(decodedRows(batch).map { $0.int8("tenant_id") } == [0x0102_0304_0506_0708, 0x0102_0304_0506_0708])
+    @Test func everyRowIsEncodedWithTheTenantParsedFor() throws {
+        let batch = try parse("[\(track), {\"type\":\"page\",\"userId\":\"u\"}]")
+        #expect(decodedRows(batch).map { $0.int8("tenant_id") } == [testTenant, testTenant])
     }
 
     @Test func eachTableGetsItsOwnColumns() throws {

@@ -34,10 +34,9 @@ import Testing
 
     @Test func hostileButValidMessagesAreStoredAsRepaired() throws {
         let arrival = Timestamp(.init(year: 2024, month: 3, day: 5, hour: 12))
-        var batch = try MessageParser().parse(Self.body, impliedType: nil, arrival: arrival)
+        let batch = try MessageParser().parse(Self.body, tenantID: 1, impliedType: nil, arrival: arrival)
         #expect(batch.rejects.isEmpty, "\(batch.rejects.map(\.reason))")
         #expect(batch.rows.count == 6)
-        batch.assign(tenantID: 1)
 
         let connection = try TestDatabase.connect(try TestDatabase.createMigrated("messages"))
         for row in batch.rows {

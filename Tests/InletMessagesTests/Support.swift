@@ -10,12 +10,15 @@ func time(_ year: Int, _ month: Int, _ day: Int, _ hour: Int = 0, _ minute: Int 
     Timestamp(.init(year: year, month: month, day: day, hour: hour, minute: minute, second: second, microsecond: micro))
 }
 
+/// The tenant every test body is parsed for: eight distinct bytes.
+let testTenant: Int64 = 0x0102_0304_0506_0708
+
 func parse(_ body: String, implied: MessageType? = nil, limits: MessageLimits = .init()) throws(BodyError) -> ParsedBatch {
-    try MessageParser(limits: limits).parse(Array(body.utf8), impliedType: implied, arrival: arrival)
+    try MessageParser(limits: limits).parse(Array(body.utf8), tenantID: testTenant, impliedType: implied, arrival: arrival)
 }
 
 func parse(bytes body: [UInt8], implied: MessageType? = nil) throws(BodyError) -> ParsedBatch {
-    try MessageParser().parse(body, impliedType: implied, arrival: arrival)
+    try MessageParser().parse(body, tenantID: testTenant, impliedType: implied, arrival: arrival)
 }
 
 /// The error `parse` throws, or nil.

@@ -134,3 +134,25 @@ import Testing
         #expect(try harness.connect().count("events.tracks", tenant: tenant) == 40)
     }
 }
+
+/// One body of the largest allowed sizes always fits the in-flight budget when nothing else is
+/// in flight: the budget bounds concurrency, it never refuses a lone request forever.
+@Suite struct LargeBodyTests {
+    @Test func aGzipBodyInflatingTo20MiBIsAcceptedOnAnIdleServer() async throws {
+        let harness = try IngestHarness("large_gzip")  // default limits: 8 MiB, 32 MiB, 32 MiB in flight
+        let (tenant, token) = try harness.tenant()
+        // 10,000 messages (the most a body may hold) of about 2 KiB: about 20 MiB once inflated,
+        // under the 32 MiB limit, but more than the budget once its rows are counted too.
+        let padding = String(repeating: "x", count: 2_100)
+        let json = Messages.array(
+            (0..<10_000).map { #"{"type":"track","messageId":"large-\#($0)","userId":"u","event":"E","properties":{"pad":"\#(padding)"}}"# })
+        #expect(json.utf8.count > 20 * 1024 * 1024 && json.utf8.count < 32 * 1024 * 1024)
+        let body = Messages.gzip(Array(json.utf8))
+        try await harness.run { client in
+            let answer = try await client.post("/", body, token: token, headers: [("Content-Encoding", "gzip")])
+            #expect(answer.status == 200, "\(answer.body.prefix(300))")
+            #expect(answer.json["accepted"] as? Int == 10_000)
+        }
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 10_000)
+    }
+}

@@ -23,12 +23,16 @@ import Testing
             CREATE TRIGGER fail_every_row BEFORE INSERT ON events.tracks FOR EACH ROW EXECUTE FUNCTION fail_every_row();
             """)
         let body = Messages.array((0..<40).map { $0 % 4 == 0 ? Messages.identify() : Messages.track() } + [#"{"type":"track"}"#])
-        let (failed, retried) = try await harness.run { client in
+        let (failed, retried, metrics) = try await harness.run { client in
             let failed = try await client.post("/", json: body, token: token)
             try harness.connect().execute("DROP TRIGGER fail_every_row ON events.tracks")
             let retried = try await client.post("/", json: body, token: token)
-            return (failed, retried)
+            return (failed, retried, try await client.get("/metrics").body)
         }
+        // Counted as the database's failure, not as an outage nor as rejected messages.
+        #expect(metrics.contains(#"inlet_responses_503_total{reason="database_error"} 1"#), "\(metrics)")
+        #expect(metrics.contains(#"inlet_messages_rejected_total{type="track"} 1"#))
+        #expect(metrics.contains("inlet_commit_duration_seconds_count"))
         #expect(failed.status == 503, "\(failed.body)")
         #expect(failed.headers["retry-after"] != nil)
         #expect(try db.count("inlet.rejected_messages", tenant: tenant) == 1, "only the invalid element, from the retry")

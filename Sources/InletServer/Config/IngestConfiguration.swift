@@ -14,7 +14,8 @@ public struct IngestConfiguration: Sendable {
     /// Most messages in one body.
     public var maxMessagesPerBody = 10_000
 
-    /// Bytes of request bodies being received, decompressed and parsed at once; beyond, 503.
+    /// Bytes of request bodies being received, decompressed and parsed at once (as
+    /// ``BodyBudget`` counts them); beyond, 503. A request alone always fits.
     public var maxInFlightBodyBytes = 32 * 1024 * 1024
 
     /// The queue holds at most this many messages waiting for a writer...

@@ -9,14 +9,20 @@ struct IngestError: HTTPResponseError {
     let message: String
     var retryAfterSeconds: Int?
     var rejected: [RejectedEntry] = []
+    /// Why a 503 was answered (`inlet_responses_503_total{reason}`).
+    var unavailableReason: UnavailableReason?
+    /// The answer was decided before the body was read: it asks to close the connection, and
+    /// ``ConnectionCloseHandler`` closes it once the answer is written, instead of Hummingbird
+    /// reading (and throwing away) the rest of a body that may be 20 MB or never end.
+    var closesConnection = false
 
     static func unauthorized(_ message: String) -> Self { Self(status: .unauthorized, message: message) }
     static func badRequest(_ message: String) -> Self { Self(status: .badRequest, message: message) }
     static func tooLarge(_ message: String) -> Self { Self(status: .contentTooLarge, message: message) }
     static func unsupportedMedia(_ message: String) -> Self { Self(status: .unsupportedMediaType, message: message) }
     static func notImplemented(_ message: String) -> Self { Self(status: .notImplemented, message: message) }
-    static func unavailable(_ message: String, retryAfter: Int) -> Self {
-        Self(status: .serviceUnavailable, message: message, retryAfterSeconds: retryAfter)
+    static func unavailable(_ message: String, reason: UnavailableReason, retryAfter: Int) -> Self {
+        Self(status: .serviceUnavailable, message: message, retryAfterSeconds: retryAfter, unavailableReason: reason)
     }
     static func tooManyRequests(_ message: String, retryAfter: Int) -> Self {
         Self(status: .tooManyRequests, message: message, retryAfterSeconds: retryAfter)
@@ -30,6 +36,7 @@ struct IngestError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if closesConnection { headers[.connection] = "close" }
         let body = try JSONEncoder.sorted.encode(Body(message: message, rejected: rejected.isEmpty ? nil : rejected))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
     }

@@ -1,8 +1,6 @@
-import CoreMetrics
 import Foundation
 import HTTPTypes
 import Hummingbird
-import InletGzip
 import InletMessages
 import Logging
 import NIOCore
@@ -11,14 +9,14 @@ import PostgresClient
 /// The ingest routes: `POST /` (Segment partner destination) and the Segment HTTP Tracking API
 /// (`POST /v1/batch`, `POST /v1/{track,identify,page,screen,group,alias}`).
 ///
-/// request → content checks → authenticate → read body (bounded, gunzip bounded) → parse and
-/// validate → queue → writer commits → answer. A 2xx is sent only after the commit.
+/// request → content checks and header credentials → read body (bounded, gunzip bounded) →
+/// writeKey credentials (found without parsing) → parse and validate, rows encoded with the
+/// tenant → queue → writer commits → answer. A 2xx is sent only after the commit.
 struct IngestRoutes: Sendable {
     let tenants: TenantDirectory
     let queue: IngestQueue
     let parser: MessageParser
     let configuration: IngestConfiguration
-    let metrics: IngestMetrics
     let settings: SegmentSettings
     let bodyBudget: BodyBudget
 
@@ -34,21 +32,38 @@ struct IngestRoutes: Sendable {
 
     func ingest(_ request: Request, impliedType: MessageType?) async throws -> IngestAccepted {
         let arrival = Timestamp.now()
-        try checkContentType(request.headers[.contentType])
-        let gzipped = try isGzip(request.headers[.contentEncoding])
+        let reader = RequestBodyReader(
+            maxBodyBytes: configuration.maxBodyBytes, maxDecompressedBytes: configuration.maxDecompressedBytes,
+            retryAfterSeconds: configuration.retryAfterSeconds)
+        var reservation = bodyBudget.reservation()
 
-        // A header token is checked before the body is read, so a bad one costs nothing more.
+        // Everything the headers can decide is decided before the body is read, so a refused
+        // request costs nothing more; such an answer closes the connection (see IngestError).
+        let gzipped: Bool
         var tenantID: Int64?
-        switch Credentials.token(fromAuthorization: request.headers[.authorization]) {
-        case .token(let token): tenantID = try tenant(for: token)
-        case .malformed: throw IngestError.unauthorized("malformed Authorization header: expected Basic base64(token:)")
-        case .none: break
+        var body: RequestBodyReader.Body
+        do {
+            try checkContentType(request.headers[.contentType])
+            gzipped = try isGzip(request.headers[.contentEncoding])
+            let declared = request.headers[.contentLength].flatMap { Int($0) }.map { max($0, 0) }
+            try reader.checkDeclaredLength(declared)
+            switch Credentials.token(fromAuthorization: request.headers[.authorization]) {
+            case .token(let token): tenantID = try tenant(for: token)
+            case .malformed: throw IngestError.unauthorized("malformed Authorization header: expected Basic base64(token:)")
+            case .none: break
+            }
+            body = .received(
+                try await reader.read(request.body, declared: declared, gzipped: gzipped, reservation: &reservation))
+        } catch var error as IngestError {
+            error.closesConnection = true
+            throw error
         }
+        if gzipped { try reader.inflate(&body, reservation: &reservation) }
 
-        var batch = try await readAndParse(request, gzipped: gzipped, impliedType: impliedType, arrival: arrival)
-
+        // Without a header, the body's writeKey authenticates; it is found without parsing the
+        // body, so an unknown key is refused before the server spends a parse on it.
         if tenantID == nil {
-            guard let writeKey = batch.writeKey, !writeKey.isEmpty else {
+            guard let writeKey = body.withUnsafeBytes({ parser.writeKey(in: $0) }), !writeKey.isEmpty else {
                 throw IngestError.unauthorized("missing credentials: send Authorization: Basic base64(token:) or a writeKey")
             }
             tenantID = try tenant(for: writeKey)
@@ -57,6 +72,17 @@ struct IngestRoutes: Sendable {
         if let name = Self.segmentSettingsHeader, let header = request.headers[name] {
             settings.observe(tenantID: tenantID, header: header)
         }
+
+        let batch: ParsedBatch
+        do {
+            batch = try body.withUnsafeBytes {
+                try parser.parse($0, tenantID: tenantID, impliedType: impliedType, arrival: arrival)
+            }
+        } catch let error as BodyError {
+            throw IngestError.badRequest(error.description)
+        }
+        // The rows exist and the queue accounts for them from here; the body is dropped.
+        _ = consume reservation
 
         if batch.messageCount == 0 { return IngestAccepted(accepted: 0, duplicates: 0, rejected: []) }
         if batch.rows.isEmpty && batch.deletes.isEmpty {
@@ -70,21 +96,24 @@ struct IngestRoutes: Sendable {
             throw error
         }
 
-        batch.assign(tenantID: tenantID)
+        let retryAfter = configuration.retryAfterSeconds
         switch await queue.submit(batch, tenantID: tenantID) {
         case .committed(let accepted, let duplicates, let rejects):
             return IngestAccepted(
                 accepted: accepted, duplicates: duplicates,
                 rejected: rejects.map { RejectedEntry(index: $0.messageIndex, messageId: $0.messageID, reason: $0.reason) })
         case .queueFull:
-            throw IngestError.unavailable("ingest queue is full, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable("ingest queue is full, retry later", reason: .queueFull, retryAfter: retryAfter)
         case .tenantOverShare:
-            throw IngestError.tooManyRequests(
-                "this source is over its share of the ingest queue, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.tooManyRequests("this source is over its share of the ingest queue, retry later", retryAfter: retryAfter)
         case .databaseUnavailable:
-            throw IngestError.unavailable("database unavailable, retry later", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable("database unavailable, retry later", reason: .databaseUnavailable, retryAfter: retryAfter)
+        case .databaseFailing:
+            throw IngestError.unavailable(
+                "the database cannot store messages now (not a fault of the messages), retry later", reason: .databaseError,
+                retryAfter: retryAfter)
         case .shuttingDown:
-            throw IngestError.unavailable("server is shutting down, retry", retryAfter: 1)
+            throw IngestError.unavailable("server is shutting down, retry", reason: .shuttingDown, retryAfter: 1)
         }
     }
 
@@ -93,7 +122,8 @@ struct IngestRoutes: Sendable {
         case .tenant(let id): return id
         case .unknown: throw IngestError.unauthorized("unknown or disabled token")
         case .notLoaded:
-            throw IngestError.unavailable("starting: tenants not loaded yet", retryAfter: configuration.retryAfterSeconds)
+            throw IngestError.unavailable(
+                "starting: tenants not loaded yet", reason: .tenantsNotLoaded, retryAfter: configuration.retryAfterSeconds)
         }
     }
 
@@ -116,72 +146,5 @@ struct IngestRoutes: Sendable {
         case "gzip", "x-gzip": return true
         default: throw IngestError.unsupportedMedia("Content-Encoding \(value) is not supported: send gzip or none")
         }
-    }
-
-    /// Reads, decompresses and parses the body, holding its bytes against the in-flight body
-    /// budget until the parsed rows exist (which the queue then accounts for): under overload,
-    /// bodies being received count towards memory too, so past the budget a request gets 503 at
-    /// once instead of growing the process. The reservation is twice the body: the body, and
-    /// the rows parsed from it, about as large, which exist together until parsing ends.
-    private func readAndParse(
-        _ request: Request, gzipped: Bool, impliedType: MessageType?, arrival: Timestamp
-    ) async throws -> ParsedBatch {
-        // With a Content-Length, the whole reservation before reading; without one (chunked),
-        // chunk by chunk as the body arrives.
-        let declared = request.headers[.contentLength].flatMap { Int($0) }.map { min(max($0, 0), configuration.maxBodyBytes) }
-        var held = 0
-        defer { bodyBudget.release(held) }
-        if let declared {
-            guard bodyBudget.reserve(2 * declared) else { throw overBudget() }
-            held = 2 * declared
-        }
-        var body = try await readBody(request.body, expected: declared ?? 0) { received in
-            guard declared == nil else { return }
-            guard bodyBudget.reserve(2 * received) else { throw overBudget() }
-            held += 2 * received
-        }
-        if gzipped {
-            let inflated: [UInt8] = try body.withUnsafeReadableBytes { raw in
-                do {
-                    return try Gunzip.decompress(raw, limit: configuration.maxDecompressedBytes)
-                } catch Gunzip.Failure.tooLarge {
-                    throw IngestError.tooLarge("body is larger than \(configuration.maxDecompressedBytes) bytes once decompressed")
-                } catch {
-                    throw IngestError.badRequest("body is not valid gzip")
-                }
-            }
-            // The inflated body and the rows parsed from it, about as large again.
-            guard bodyBudget.reserve(2 * inflated.count) else { throw overBudget() }
-            held += 2 * inflated.count
-            body = ByteBuffer(bytes: inflated)
-        }
-        do {
-            return try body.withUnsafeReadableBytes { try parser.parse($0, impliedType: impliedType, arrival: arrival) }
-        } catch let error as BodyError {
-            throw IngestError.badRequest(error.description)
-        }
-    }
-
-    private func overBudget() -> IngestError {
-        metrics.unavailable.increment()
-        return IngestError.unavailable("too many request bodies in flight, retry later", retryAfter: configuration.retryAfterSeconds)
-    }
-
-    /// Reads the body, refusing it with 413 as soon as it passes the limit. `expected` (the
-    /// Content-Length) sizes the buffer once, instead of doubling it as chunks arrive;
-    /// `received` is told each chunk's size before it is kept.
-    private func readBody(
-        _ body: RequestBody, expected: Int, received: (Int) throws -> Void
-    ) async throws -> ByteBuffer {
-        var collected = ByteBufferAllocator().buffer(capacity: expected)
-        for try await chunk in body {
-            guard collected.readableBytes + chunk.readableBytes <= configuration.maxBodyBytes else {
-                throw IngestError.tooLarge("body is larger than \(configuration.maxBodyBytes) bytes")
-            }
-            try received(chunk.readableBytes)
-            var chunk = chunk
-            collected.writeBuffer(&chunk)
-        }
-        return collected
     }
 }

@@ -11,6 +11,9 @@ public enum IngestOutcome: Sendable, Equatable {
     case tenantOverShare
     /// The database cannot take writes now (down, frozen, or the transaction timed out): 503.
     case databaseUnavailable
+    /// The database answers but fails for reasons that are not one message's (disk full,
+    /// privileges, timeouts, read-only, a month's partitions that cannot be created now): 503.
+    case databaseFailing
     /// The server is shutting down: 503, another instance will take the retry.
     case shuttingDown
 }

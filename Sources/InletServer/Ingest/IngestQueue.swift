@@ -77,9 +77,7 @@ final class IngestQueue: Sendable {
             state.perTenant[request.tenantID, default: (0, 0)].bytes += request.byteCount
             return nil
         }
-        if let refusal {
-            (refusal == .tenantOverShare ? metrics.tooManyRequests : metrics.unavailable).increment()
-        }
+        // Refusals are counted with the response they become (HTTPMetricsMiddleware).
         publishDepth()
         return refusal
     }
@@ -97,9 +95,10 @@ final class IngestQueue: Sendable {
         state.withLock { $0.waiting.reduce(0) { $0 + $1.batch.rows.count } }
     }
 
-    /// Takes whole requests, oldest first, up to `maxRows` rows (at least one request).
+    /// Takes whole requests, oldest first, up to `maxRows` rows (at least one request), and
+    /// records how long each waited for a writer (`inlet_queue_wait_seconds`).
     func take(maxRows: Int) -> [PendingRequest] {
-        state.withLock { state in
+        let taken: [PendingRequest] = state.withLock { state in
             var rows = 0
             var count = 0
             for request in state.waiting {
@@ -111,13 +110,15 @@ final class IngestQueue: Sendable {
             state.waiting.removeFirst(count)
             return taken
         }
+        let now = ContinuousClock.now
+        for request in taken { metrics.recordQueueWait(now - request.enqueuedAt) }
+        return taken
     }
 
     /// Answers `request` and releases what it held in the queue.
     func finish(_ request: PendingRequest, with outcome: IngestOutcome) {
         guard request.complete(outcome) else { return }
         release(request)
-        if case .committed = outcome {} else { metrics.unavailable.increment() }
     }
 
     private func release(_ request: PendingRequest) {

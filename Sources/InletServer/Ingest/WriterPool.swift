@@ -133,6 +133,8 @@ public final class WriterPool: Service, Sendable {
                 if stopping.load(ordering: .relaxed) { return }
                 do {
                     writer = try BatchWriter(url: databaseURL, logger: logger)
+                    let metrics = metrics
+                    writer?.committed = { metrics.commitSeconds.record($0) }
                     if !queue.isDatabaseAvailable { logger.info("database reachable again") }
                     queue.setDatabaseAvailable(true)
                 } catch {
@@ -198,9 +200,10 @@ public final class WriterPool: Service, Sendable {
             // Nothing of the batch is acknowledged; Segment retries, and rows that did commit
             // (halves of a bisection) are found stored then.
             metrics.databaseErrors.increment()
-            for request in requests { queue.finish(request, with: .databaseUnavailable) }
             let postgres = error as? PostgresError
             let fault = postgres.map(DatabaseFault.init) ?? .systemic
+            let outcome: IngestOutcome = fault == .connectionLost ? .databaseUnavailable : .databaseFailing
+            for request in requests { queue.finish(request, with: outcome) }
             // A fault that goes on is logged when it starts and when it changes, not per batch.
             let description = logDescription(error)
             let isNew = lastFault.withLock { last in

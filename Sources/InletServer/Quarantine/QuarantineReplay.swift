@@ -65,8 +65,7 @@ public struct QuarantineReplay {
                 let type = try row.decode(String?.self, at: 4).flatMap(MessageType.init(rawValue:))
                 let tenantID = try row.decode(Int64.self, at: 1)
                 do {
-                    var batch = try parser.parse(raw, impliedType: type, arrival: arrival)
-                    batch.assign(tenantID: tenantID)
+                    let batch = try parser.parse(raw, tenantID: tenantID, impliedType: type, arrival: arrival)
                     requests.append(WriteRequest(tenantID: tenantID, batch: batch, replayOf: id))
                 } catch let error {
                     // Still not JSON: it stays, with today's words for why.

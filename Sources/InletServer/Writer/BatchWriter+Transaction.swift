@@ -36,6 +36,7 @@ extension BatchWriter {
         let empty = [Int](repeating: 0, count: EventTable.allCases.count)
         var stored = [[Int]](repeating: empty, count: batch.requests.count)
         var duplicates = [[Int]](repeating: empty, count: batch.requests.count)
+        let began = ContinuousClock.now
         try connection.transaction {
             // Rows whose timestamp is their arrival time are claimed by messageId first; a copy
             // claimed before (a retry that arrived at another time) is a duplicate, not written.
@@ -84,6 +85,7 @@ extension BatchWriter {
                 try updateProfiles(profiles, from: rows, of: batch)
             }
         }
+        committed(ContinuousClock.now - began)
         for index in batch.requests.indices {
             for table in EventTable.allCases.map(\.rawValue) {
                 results[index].acceptedByTable[table] += stored[index][table]

@@ -18,6 +18,8 @@ final class BatchWriter {
     let connection: Connection
     let logger: Logger
     var partitions = PartitionMonths()
+    /// Told how long each committed transaction took, BEGIN to COMMIT (a histogram).
+    var committed: (Duration) -> Void = { _ in }
     /// Rows deleted from the staging tables since they were last truncated.
     var stagedRowsSinceTruncate = 0
     static let stagedRowsBeforeTruncate = 5_000
@@ -80,7 +82,7 @@ final class BatchWriter {
         logger.warning(
             "a month's partitions could not be created in time; answering its requests 503",
             metadata: ["months": "\(failed.sorted().map { "\($0 / 12)-\($0 % 12 + 1)" })", "requests": "\(refused.count)"])
-        for request in refused { results[request].refusal = .databaseUnavailable }
+        for request in refused { results[request].refusal = .databaseFailing }
         rows.removeAll { refused.contains($0.request) }
         written.subtract(refused)
     }
