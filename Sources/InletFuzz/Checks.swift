@@ -96,6 +96,31 @@ enum Checks {
         require(
             writeKey == batch.writeKey, mode,
             "writeKey(in:) found \(String(describing: writeKey)), the parse \(String(describing: batch.writeKey))")
+        checkQuarantineForms(batch, parser: parser, mode: mode)
+    }
+
+    /// What the quarantine would keep: a row rebuilt as a message parses back to the same row
+    /// (so a replay stores what the database refused); a refused message, redacted, carries no
+    /// writeKey but "[redacted]".
+    static func checkQuarantineForms(_ batch: ParsedBatch, parser: MessageParser, mode: String) {
+        var relaxed = parser.limits
+        relaxed.maxMessageBytes = 1 << 30  // repaired text (U+FFFD for a byte) may grow a message
+        let reparser = MessageParser(limits: relaxed)
+        for row in batch.rows {
+            let rebuilt = batch.message(of: row)
+            let original = Array(batch.encoders[row.table.rawValue].bytes[row.byteRange])
+            let again = try? reparser.parse(rebuilt, tenantID: tenant, impliedType: nil, arrival: arrival)
+            let againRow = again?.rows.first
+            require(
+                again?.rows.count == 1 && againRow?.table == row.table
+                    && againRow.map { Array(again!.encoders[row.table.rawValue].bytes[$0.byteRange]) } == original,
+                mode, "a rebuilt message does not parse back to its row: \(String(decoding: rebuilt, as: UTF8.self).debugDescription)")
+        }
+        for reject in batch.rejects {
+            let redacted = CredentialRedaction.redacted(reject.raw)
+            let key = redacted.withUnsafeBytes { parser.writeKey(in: $0) }
+            require(key == nil || key == "[redacted]", mode, "a redacted message still has writeKey \(key ?? "")")
+        }
     }
 
     /// The tenant every row is encoded for: eight distinct bytes, so a misplaced one shows.
@@ -117,11 +142,6 @@ private struct Verifier {
         Checks.require(condition(), mode, message())
     }
 
-    static let notNull: Set<String> = [
-        "tenant_id", "id", "timestamp", "received_at", "event", "event_text", "group_id", "previous_id",
-    ]
-    static let timestampColumns: Set<String> = ["timestamp", "original_timestamp", "sent_at", "received_at"]
-    static let jsonbColumns: Set<String> = ["context", "integrations", "properties", "traits"]
     /// PostgreSQL's timestamp range, in microseconds since 2000-01-01 (MIN_TIMESTAMP, END_TIMESTAMP).
     static let pgTimestampRange: Range<Int64> = -211_813_488_000_000_000..<9_223_371_331_200_000_000
     static let earliestPlausible = Timestamp(microsecondsSinceUnixEpoch: 946_684_800_000_000)
@@ -158,7 +178,7 @@ private struct Verifier {
         let bytes = encoder.bytes
         let rows = batch.rows.filter { $0.table == table }
         require(encoder.rowCount == rows.count, "\(table.name): encoder rowCount \(encoder.rowCount), rows \(rows.count)")
-        let columns = table.columns
+        let columns = table.columnDescriptions
         var offset = 0
         var rowIndex = 0
         while offset < bytes.count {
@@ -170,16 +190,16 @@ private struct Verifier {
             require(fieldCount == columns.count, "\(table.name): field count \(fieldCount), columns \(columns.count)")
             offset += 2
             for column in columns {
-                require(offset + 4 <= bytes.count, "\(table.name).\(column): truncated length")
+                require(offset + 4 <= bytes.count, "\(table.name).\(column.name): truncated length")
                 let length = Int(Int32(bitPattern: bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }))
                 offset += 4
                 if length == -1 {
-                    require(!Self.notNull.contains(column), "\(table.name).\(column) is NULL but NOT NULL")
+                    require(!column.notNull, "\(table.name).\(column.name) is NULL but NOT NULL")
                     continue
                 }
-                require(length >= 0 && offset + length <= bytes.count, "\(table.name).\(column): bad length \(length)")
+                require(length >= 0 && offset + length <= bytes.count, "\(table.name).\(column.name): bad length \(length)")
                 let field = bytes[offset..<offset + length]
-                if column == "id" {
+                if column.name == "id" {
                     require(row.messageIDRange == offset..<offset + length, "\(table.name): messageIDRange \(row.messageIDRange) is not the id field")
                 }
                 verify(field: field, column: column, table: table, row: row)
@@ -191,12 +211,14 @@ private struct Verifier {
         require(rowIndex == rows.count, "\(table.name): \(rows.count) EncodedRows, \(rowIndex) encoded")
     }
 
-    func verify(field: ArraySlice<UInt8>, column: String, table: EventTable, row: EncodedRow) {
+    func verify(field: ArraySlice<UInt8>, column description: EventColumn, table: EventTable, row: EncodedRow) {
+        let column = description.name
         let name = "\(table.name).\(column)"
-        if column == "tenant_id" {
+        switch description.kind {
+        case .int8:
             let value = Int64(bitPattern: field.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
             require(field.count == 8 && value == Checks.tenant, "\(name): not the tenant parsed for")
-        } else if Self.timestampColumns.contains(column) {
+        case .timestamptz:
             require(field.count == 8, "\(name): timestamptz of \(field.count) bytes")
             let value = Int64(bitPattern: field.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
             require(Self.pgTimestampRange.contains(value), "\(name): \(value) µs since 2000 is outside PostgreSQL's range")
@@ -207,7 +229,7 @@ private struct Verifier {
                     row.timestamp >= Self.earliestPlausible && unix <= Checks.arrival.microsecondsSinceUnixEpoch + 86_400_000_000,
                     "\(name): \(row.timestamp) is outside the plausible window")
             }
-        } else if Self.jsonbColumns.contains(column) {
+        case .jsonb:
             require(field.first == 1, "\(name): jsonb version byte \(field.first.map(String.init) ?? "missing")")
             let text = field.dropFirst()
             require(String(validating: text, as: UTF8.self) != nil, "\(name): jsonb text is not valid UTF-8: \(Array(text))")
@@ -219,7 +241,7 @@ private struct Verifier {
                 let object = try? JSONSerialization.jsonObject(with: Data(numbersZeroed))
                 require(object is [String: Any], "\(name): JSONSerialization refuses, or not an object: \(String(decoding: text, as: UTF8.self).debugDescription)")
             }
-        } else {
+        case .text:
             require(String(validating: field, as: UTF8.self) != nil, "\(name): text is not valid UTF-8: \(Array(field.prefix(200)))")
             require(!field.contains(0), "\(name): text contains NUL")
             if column == "id" { require((1...255).contains(field.count), "\(name): \(field.count) bytes") }
