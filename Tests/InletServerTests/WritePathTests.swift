@@ -72,6 +72,33 @@ import Testing
         #expect(try db.count("events.tracks", tenant: b.id) == 1)
     }
 
+    /// A month that cannot be created now (another session holds a lock that ATTACH conflicts
+    /// with) refuses only the requests with rows in it, with 503; a request of the same batch
+    /// for the current month is stored. A copy of a refused request's message in another request
+    /// is refused too, not counted as a duplicate of a row that is never stored.
+    @Test func aMonthThatCannotBeCreatedRefusesOnlyItsRequests() async throws {
+        // One writer that lingers, so the three requests share one transaction.
+        let harness = try IngestHarness("month-refused") { $0.writers = 1; $0.batchLinger = .milliseconds(500) }
+        let (tenant, token) = try harness.tenant()
+        let locker = try harness.connect()
+        try locker.execute("BEGIN; LOCK TABLE events.tracks IN SHARE UPDATE EXCLUSIVE MODE")
+        let replayed = Messages.track(timestamp: "2016-01-10T08:00:00Z")
+        let answers = try await harness.run { client in
+            try await withThrowingTaskGroup(of: (Int, IngestHarness.Client.Answer).self) { group in
+                for (index, body) in [replayed, replayed, Messages.track()].enumerated() {
+                    group.addTask { (index, try await client.post("/", json: body, token: token)) }
+                }
+                return try await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
+            }
+        }
+        try locker.execute("COMMIT")
+        #expect(answers[0]?.status == 503, "\(answers[0]?.body ?? "")")
+        #expect(answers[1]?.status == 503, "a copy of a refused message was acknowledged: \(answers[1]?.body ?? "")")
+        #expect(answers[0]?.headers["retry-after"] != nil)
+        #expect(answers[2]?.status == 200, "\(answers[2]?.body ?? "")")
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 1)
+    }
+
     /// An old identify replayed in the same request as a newer one fills only what the stored
     /// profile lacks; the newer one overwrites.
     @Test func profilesMergeEachMessageByItsOwnTimestamp() async throws {

@@ -13,6 +13,10 @@ final class SegmentSettings: Sendable {
     private let session: DatabaseSession
     private let logger: Logger
     private let lastSeen = Mutex<[Int64: String]>([:])
+    /// Settings waiting to be written, the latest per tenant, and whether a writer drains them:
+    /// one write at a time, so a client alternating headers on many connections costs at most
+    /// one connection and one thread, and an older value never lands after a newer one.
+    private let pending = Mutex<(values: [Int64: String], draining: Bool)>(([:], false))
 
     init(database: BlockingDatabase, logger: Logger) {
         self.session = database.session("inlet-settings")
@@ -34,9 +38,27 @@ final class SegmentSettings: Sendable {
             logger.notice("ignoring an X-Segment-Settings header that is not base64 of a JSON object", metadata: ["tenant": "\(tenantID)"])
             return
         }
-        let session = session
-        let logger = logger
-        Task {
+        let startDrain = pending.withLock { pending in
+            pending.values[tenantID] = json
+            defer { pending.draining = true }
+            return !pending.draining
+        }
+        guard startDrain else { return }
+        Task { await drain() }
+    }
+
+    /// Writes pending settings until none are left.
+    private func drain() async {
+        while true {
+            let next: (Int64, String)? = pending.withLock { pending in
+                guard let (tenant, json) = pending.values.first else {
+                    pending.draining = false
+                    return nil
+                }
+                pending.values.removeValue(forKey: tenant)
+                return (tenant, json)
+            }
+            guard let (tenantID, json) = next else { return }
             do {
                 try await session.withConnection { try TenantStore(connection: $0).saveSegmentSettings(id: tenantID, json: json) }
             } catch {

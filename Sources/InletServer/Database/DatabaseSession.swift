@@ -106,8 +106,15 @@ public final class DatabaseSession: Sendable {
     }
 
     private func connect() throws -> Connection {
-        try Connection(url: url, applicationName: applicationName, connectTimeout: 2)
+        let connection = try Connection(url: url, applicationName: applicationName, connectTimeout: 2)
+        // The server ends what the caller gave up on (see `withConnection`), so an abandoned call
+        // frees its thread and connection instead of waiting on a lock for as long as it is held.
+        try connection.execute("SET statement_timeout = '\(Self.serverTimeout)'; SET lock_timeout = '\(Self.serverTimeout)'")
+        return connection
     }
+
+    /// Longest a session's statement runs, or waits for a lock, on the server.
+    static let serverTimeout = "10s"
 
     /// A connection that failed this way must not be used again: libpq reports it broken, or
     /// the server ended the session.

@@ -81,7 +81,9 @@ struct IngestRoutes: Sendable {
         } catch let error as BodyError {
             throw IngestError.badRequest(error.description)
         }
-        // The rows exist and the queue accounts for them from here; the body is dropped.
+        // The rows exist and the queue accounts for them from here; the body is dropped now (a
+        // variable lives to the end of its scope, across the wait for the commit, otherwise).
+        body = .inflated([])
         _ = consume reservation
 
         if batch.messageCount == 0 { return IngestAccepted(accepted: 0, duplicates: 0, rejected: []) }

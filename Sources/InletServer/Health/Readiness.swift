@@ -38,6 +38,9 @@ public final class Readiness: Service, Sendable {
 
     public var state: State { current.withLock { $0 } }
 
+    /// How long a message timestamped by its arrival is recognised when delivered again.
+    static let arrivalKeyRetention = "30 days"
+
     public func run() async throws {
         try await repeatUntilShutdown(every: interval) { await self.check() }
         session.close()
@@ -63,6 +66,10 @@ public final class Readiness: Service, Sendable {
                         try connection.execute("SET LOCAL lock_timeout = '\(PartitionMonths.lockTimeout)'")
                         try connection.query(
                             "SELECT inlet.ensure_month_partitions(now() + make_interval(months => n)) FROM generate_series(0, 2) AS n")
+                        // The same hourly upkeep: exactly-once claims of arrival-timestamped
+                        // messages are kept for `arrivalKeyRetention` (V0009).
+                        try connection.query(
+                            "DELETE FROM inlet.arrival_keyed_messages WHERE \"timestamp\" < now() - interval '\(Readiness.arrivalKeyRetention)'")
                     }
                     return (.ready, true)
                 } catch let error as PostgresError where !error.isConnectionFailure && error.sqlState != SQLState.undefinedTable {

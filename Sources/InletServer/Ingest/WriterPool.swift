@@ -23,7 +23,8 @@ public final class WriterPool: Service, Sendable {
     /// A transaction in progress, so the watchdog can time it out.
     private struct InFlight {
         let requests: [PendingRequest]
-        let started: ContinuousClock.Instant
+        /// When its current transaction began (a batch may run several: bisection).
+        var started: ContinuousClock.Instant
         let socket: Int32
         var abandoned = false
     }
@@ -80,8 +81,14 @@ public final class WriterPool: Service, Sendable {
         stopping.store(true, ordering: .relaxed)
         queue.wakeWriters(configuration.writers)
         // Join the writer threads: none may still be inside libpq once this returns (the process
-        // exits next). Each notices `stopping` within its 200 ms wait; one blocked on a database
-        // that does not answer had its socket shut down above, so its call fails.
+        // exits next). Each notices `stopping` within its 200 ms wait; one still blocked after
+        // that on a database that does not answer (in a transaction or a probe, both registered
+        // in `inFlight`) has its socket shut down, so its call fails.
+        let joinDeadline = ContinuousClock.now + .seconds(2)
+        while runningWriters.load(ordering: .relaxed) > 0 && ContinuousClock.now < joinDeadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if runningWriters.load(ordering: .relaxed) > 0 { abandonAllInFlight(with: .shuttingDown) }
         await withCheckedContinuation { (joined: CheckedContinuation<Void, Never>) in
             writersExited.notify(queue: .global()) { joined.resume() }
         }
@@ -135,6 +142,7 @@ public final class WriterPool: Service, Sendable {
                     writer = try BatchWriter(url: databaseURL, logger: logger)
                     let metrics = metrics
                     writer?.committed = { metrics.commitSeconds.record($0) }
+                    writer?.transactionBegins = { [self] in inFlight.withLock { $0[index]?.started = .now } }
                     if !queue.isDatabaseAvailable { logger.info("database reachable again") }
                     queue.setDatabaseAvailable(true)
                 } catch {
@@ -152,8 +160,14 @@ public final class WriterPool: Service, Sendable {
             guard queue.waitForWork(timeout: .milliseconds(200)) else {
                 if stopping.load(ordering: .relaxed) { return }
                 if !queue.isDatabaseAvailable {
-                    // Requests are being refused, so none will test this connection: probe it.
-                    if (try? current.connection.query("SELECT 1")) != nil {
+                    // Requests are being refused, so none will test this connection: probe it,
+                    // watched like a transaction (a frozen server would hold it forever).
+                    inFlight.withLock {
+                        $0[index] = InFlight(requests: [], started: .now, socket: current.connection.socketDescriptor)
+                    }
+                    let alive = (try? current.connection.query("SELECT 1")) != nil
+                    _ = inFlight.withLock { $0.removeValue(forKey: index) }
+                    if alive {
                         queue.setDatabaseAvailable(true)
                     } else {
                         writer = nil

@@ -51,7 +51,7 @@ public struct QuarantineReplay {
         while true {
             let rows = try reader.query(
                 """
-                SELECT id, tenant_id, encode(raw_message, 'hex'), coalesce(received_at, rejected_at), message_type
+                SELECT id, tenant_id, encode(raw_message, 'hex'), coalesce(received_at, rejected_at), message_type, arrival_keyed
                 FROM inlet.rejected_messages WHERE \(filter) AND id > $3 AND id <= $4 ORDER BY id LIMIT $5
                 """, tenant, since, after, last, Self.chunk
             ).rows
@@ -64,8 +64,15 @@ public struct QuarantineReplay {
                 let arrival = try row.decode(Timestamp.self, at: 3)
                 let type = try row.decode(String?.self, at: 4).flatMap(MessageType.init(rawValue:))
                 let tenantID = try row.decode(Int64.self, at: 1)
+                let arrivalKeyed = try row.decode(Bool.self, at: 5)
                 do {
-                    let batch = try parser.parse(raw, tenantID: tenantID, impliedType: type, arrival: arrival)
+                    var batch = try parser.parse(raw, tenantID: tenantID, impliedType: type, arrival: arrival)
+                    if arrivalKeyed {
+                        // Rebuilt from a row timestamped by its arrival: that time is now the
+                        // message's own timestamp, but a redelivery since then was stored under
+                        // another one; dedupe by messageId as the first delivery would have.
+                        for index in batch.rows.indices { batch.rows[index].timestampFromArrival = true }
+                    }
                     requests.append(WriteRequest(tenantID: tenantID, batch: batch, replayOf: id))
                 } catch let error {
                     // Still not JSON: it stays, with today's words for why.

@@ -23,17 +23,15 @@ extension BatchWriter {
         var ids = PostgresArrayLiteral()
         var timestamps = PostgresArrayLiteral()
         for ref in rows {
-            let row = batch.row(ref)
-            let key = Key(tenant: batch.tenant(ref), table: row.table.rawValue, id: batch.messageID(ref))
-            guard first[key] == nil else {
-                repeats.insert(ref)
-                continue
-            }
-            first[key] = ref
+            let key = Key(tenant: batch.tenant(ref), table: batch.row(ref).table.rawValue, id: batch.messageID(ref))
+            if first[key] == nil { first[key] = ref } else { repeats.insert(ref) }
+        }
+        // Claimed in key order, so two writers claiming the same retries cannot deadlock.
+        for (key, ref) in first.sorted(by: { ($0.key.tenant, $0.key.table, $0.key.id) < ($1.key.tenant, $1.key.table, $1.key.id) }) {
             tenants.append(String(key.tenant))
             tables.append(String(key.table))
             ids.append(key.id)
-            timestamps.append(row.timestamp.postgresText)
+            timestamps.append(batch.row(ref).timestamp.postgresText)
         }
         let claimed = try connection.query(
             """

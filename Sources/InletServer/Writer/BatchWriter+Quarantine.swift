@@ -10,27 +10,29 @@ extension BatchWriter {
     /// source row is deleted when the message is now stored (or was already), or keeps the new
     /// reason when it is still refused.
     func quarantine(_ batch: WriteBatch, requests: Set<Int>, poisoned: [(RowRef, PostgresError)]) throws {
-        var entries: [(tenant: Int64, reject: RejectedMessage, sqlState: String?, request: Int)] = []
+        var entries: [(tenant: Int64, reject: RejectedMessage, sqlState: String?, request: Int, arrivalKeyed: Bool)] = []
         for index in requests.sorted() {
             for reject in batch.requests[index].batch.rejects {
-                entries.append((batch.requests[index].tenantID, reject, nil, index))
+                entries.append((batch.requests[index].tenantID, reject, nil, index, false))
             }
         }
         for (ref, error) in poisoned where requests.contains(ref.request) {
-            entries.append((batch.tenant(ref), Self.rejection(of: ref, in: batch, error: error), error.sqlState, ref.request))
+            entries.append(
+                (batch.tenant(ref), Self.rejection(of: ref, in: batch, error: error), error.sqlState, ref.request,
+                 batch.row(ref).timestampFromArrival))
         }
         try resolveReplays(batch, requests: requests, stillRefused: entries.map { ($0.request, $0.reject.reason, $0.sqlState) })
         entries.removeAll { batch.requests[$0.request].replayOf != nil }
         guard !entries.isEmpty else { return }
         try connection.copyIn(
             """
-            COPY inlet.rejected_messages (tenant_id, message_id, reason, raw_message, sqlstate, received_at, message_type)
+            COPY inlet.rejected_messages (tenant_id, message_id, reason, raw_message, sqlstate, received_at, message_type, arrival_keyed)
             FROM STDIN (FORMAT binary)
             """
         ) { copy in
             for entry in entries {
                 let arrival = batch.requests[entry.request].batch.arrival
-                try copy.row(fieldCount: 7) { row in
+                try copy.row(fieldCount: 8) { row in
                     row.appendInt8(entry.tenant)
                     if let id = entry.reject.messageID { row.appendText(id) } else { row.appendNull() }
                     row.appendText(entry.reject.reason)
@@ -38,6 +40,7 @@ extension BatchWriter {
                     if let state = entry.sqlState { row.appendText(state) } else { row.appendNull() }
                     if let arrival { row.appendTimestamptz(arrival) } else { row.appendNull() }
                     if let type = entry.reject.type { row.appendText(type.rawValue) } else { row.appendNull() }
+                    row.appendBool(entry.arrivalKeyed)
                 }
             }
         }

@@ -37,6 +37,7 @@ extension BatchWriter {
         var stored = [[Int]](repeating: empty, count: batch.requests.count)
         var duplicates = [[Int]](repeating: empty, count: batch.requests.count)
         let began = ContinuousClock.now
+        transactionBegins()
         try connection.transaction {
             // Rows whose timestamp is their arrival time are claimed by messageId first; a copy
             // claimed before (a retry that arrived at another time) is a duplicate, not written.

@@ -20,6 +20,11 @@ final class BatchWriter {
     var partitions = PartitionMonths()
     /// Told how long each committed transaction took, BEGIN to COMMIT (a histogram).
     var committed: (Duration) -> Void = { _ in }
+    /// Told when each transaction begins: the watchdog times transactions, not whole batches
+    /// (a bisection runs many, each bounded by the transaction timeout).
+    var transactionBegins: () -> Void = {}
+    /// Rows of the current bisection whose "no partition" was checked once already.
+    private var partitionRechecked = Set<RowRef>()
     /// Rows deleted from the staging tables since they were last truncated.
     var stagedRowsSinceTruncate = 0
     static let stagedRowsBeforeTruncate = 5_000
@@ -39,24 +44,27 @@ final class BatchWriter {
     /// request, in the order given.
     func write(_ requests: [WriteRequest]) throws -> [RequestResult] {
         let batch = WriteBatch(requests)
-        var results = requests.map { RequestResult(rejected: $0.batch.rejects) }
-        var rows = RepeatedMessages.unique(in: batch, results: &results)
-        var written = Set(requests.indices)
-        try refuseUnavailableMonths(&rows, &written, in: batch, results: &results)
+        // Months first: a request refused for its month must not leave another request's copy
+        // of the same message counted as a duplicate of a row that is never stored.
+        var refused = try unavailableMonths(batch.allRows, in: batch)
+        var (rows, results) = plan(batch, refused: refused)
 
         do {
             try withRetries {
-                try self.commit(rows, of: batch, results: &results, sideTablesOf: written, poisoned: [])
+                try self.commit(rows, of: batch, results: &results, sideTablesOf: writtenRequests(batch, refused), poisoned: [])
             }
         } catch let error as PostgresError where DatabaseFault(error) == .row {
             if error.sqlState == SQLState.noPartitionForRow {
                 // Perhaps a partition was dropped since it was cached: make sure, then go on.
                 partitions.forget()
-                try refuseUnavailableMonths(&rows, &written, in: batch, results: &results)
+                refused.formUnion(try unavailableMonths(rows, in: batch))
+                (rows, results) = plan(batch, refused: refused)
             }
+            let written = writtenRequests(batch, refused)
             // One or more messages the database refuses: find them by bisection, commit the rest,
             // then the quarantine (validation rejects and the refused messages) on its own.
             var poisoned: [(RowRef, PostgresError)] = []
+            partitionRechecked = []
             try isolate(rows[...], of: batch, results: &results, poisoned: &poisoned)
             try withRetries {
                 try self.commit([], of: batch, results: &results, sideTablesOf: written, poisoned: poisoned)
@@ -68,13 +76,11 @@ final class BatchWriter {
         return results
     }
 
-    /// Creates the months `rows` need; the requests with a row in a month that cannot be created
-    /// now are refused (503) and taken out of the transaction, with all their rows.
-    private func refuseUnavailableMonths(
-        _ rows: inout [RowRef], _ written: inout Set<Int>, in batch: WriteBatch, results: inout [RequestResult]
-    ) throws {
+    /// Creates the months `rows` need; returns the requests with a row in a month that cannot be
+    /// created now: they are refused (503), with all their rows.
+    private func unavailableMonths(_ rows: [RowRef], in batch: WriteBatch) throws -> Set<Int> {
         let failed = try partitions.ensure(rows, in: batch, on: connection)
-        guard !failed.isEmpty else { return }
+        guard !failed.isEmpty else { return [] }
         var refused = Set<Int>()
         for ref in rows where failed.contains(PartitionMonths.month(of: batch.row(ref).timestamp)) {
             refused.insert(ref.request)
@@ -82,9 +88,23 @@ final class BatchWriter {
         logger.warning(
             "a month's partitions could not be created in time; answering its requests 503",
             metadata: ["months": "\(failed.sorted().map { "\($0 / 12)-\($0 % 12 + 1)" })", "requests": "\(refused.count)"])
-        for request in refused { results[request].refusal = .databaseFailing }
-        rows.removeAll { refused.contains($0.request) }
-        written.subtract(refused)
+        return refused
+    }
+
+    /// The rows to write and the results to fill, the `refused` requests left out: each request
+    /// starts with its validation rejects, and repeats within the batch count as duplicates.
+    private func plan(_ batch: WriteBatch, refused: Set<Int>) -> ([RowRef], [RequestResult]) {
+        var results = batch.requests.indices.map { index in
+            refused.contains(index)
+                ? RequestResult(refusal: .databaseFailing) : RequestResult(rejected: batch.requests[index].batch.rejects)
+        }
+        let rows = RepeatedMessages.unique(in: batch, skipping: refused, results: &results)
+        return (rows, results)
+    }
+
+    /// The requests whose quarantine and deletes this batch writes: all but the refused ones.
+    private func writtenRequests(_ batch: WriteBatch, _ refused: Set<Int>) -> Set<Int> {
+        Set(batch.requests.indices).subtracting(refused)
     }
 
     /// Retries a transaction the server aborted for a deadlock or serialisation conflict.
@@ -110,6 +130,14 @@ final class BatchWriter {
             try withRetries { try self.commit(Array(rows), of: batch, results: &results, sideTablesOf: [], poisoned: []) }
         } catch let error as PostgresError where DatabaseFault(error) == .row {
             if rows.count == 1, let only = rows.first {
+                if error.sqlState == SQLState.noPartitionForRow && !partitionRechecked.contains(only) {
+                    // "No partition" shares its SQLSTATE with CHECK violations: a month dropped
+                    // meanwhile is the database's state, not the row's. Create it, try again.
+                    partitionRechecked.insert(only)
+                    partitions.forget()
+                    guard try partitions.ensure([only], in: batch, on: connection).isEmpty else { throw error }
+                    return try isolate(rows, of: batch, results: &results, poisoned: &poisoned)
+                }
                 poisoned.append((only, error))
                 return
             }

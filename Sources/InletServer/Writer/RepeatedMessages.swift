@@ -5,17 +5,18 @@ import PostgresClient
 enum RepeatedMessages {
     /// Every row to write, without the repeats inside this batch (counted as duplicates in
     /// `results`): the first of rows with the same tenant, table, timestamp and messageId is kept.
+    /// Requests in `skipped` (refused) take no part.
     ///
     /// Rows are sorted by a hash of that key and only neighbours with equal hashes compared. A
     /// `Set` of keys holding slices of the encoders cost a third of the writer thread in `perf`
     /// (rehashing as it grew, reference counting every slice); this costs ~0.05 µs a row.
-    static func unique(in batch: WriteBatch, results: inout [RequestResult]) -> [RowRef] {
+    static func unique(in batch: WriteBatch, skipping skipped: Set<Int> = [], results: inout [RequestResult]) -> [RowRef] {
         let requests = batch.requests
         var refs: [RowRef] = []
         var hashes: [(hash: Int, position: Int)] = []
         refs.reserveCapacity(batch.totalRows)
         hashes.reserveCapacity(batch.totalRows)
-        for (requestIndex, request) in requests.enumerated() {
+        for (requestIndex, request) in requests.enumerated() where !skipped.contains(requestIndex) {
             for (rowIndex, row) in request.batch.rows.enumerated() {
                 var hasher = Hasher()
                 hasher.combine(request.tenantID)
