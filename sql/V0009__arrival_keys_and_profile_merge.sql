@@ -22,8 +22,9 @@ CREATE INDEX arrival_keyed_messages_timestamp_idx ON inlet.arrival_keyed_message
 CREATE FUNCTION inlet.merge_profile_traits(
     stored jsonb, stored_last_seen timestamptz, times timestamptz[], traits jsonb[]
 ) RETURNS jsonb
+-- No SET search_path: it would make every call save and restore a setting (one call per
+-- profile per transaction); the body names its own aggregate by schema.
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog
 AS $$
     SELECT (SELECT inlet.jsonb_merge_agg(t ORDER BY n) FROM unnest(traits, times) WITH ORDINALITY AS m(t, ts, n)
             WHERE ts < stored_last_seen AND jsonb_typeof(t) = 'object')

@@ -32,43 +32,63 @@ extension BatchWriter {
     /// profile's last_seen_at only fills gaps, a newer one overwrites, later ones win among
     /// themselves), first and last seen widened.
     ///
-    /// Two statements, the values passed as arrays (nothing to stage). The first creates missing
-    /// profiles and locks every profile concerned, in key order, so that two writers updating the
-    /// same profiles lock them in the same order (`DO UPDATE ... WHERE false` locks without
-    /// writing a row version). The second, with every row locked, reads the latest committed
-    /// profiles and merges each message by its own timestamp against them.
+    /// At most two statements, the values passed as arrays (nothing to stage). The first inserts
+    /// the profiles that do not exist yet, already merged (one row version each), and locks
+    /// those that do, in key order, so that two writers updating the same profiles lock them in
+    /// the same order (`DO UPDATE ... WHERE false` locks without writing a row version); it
+    /// returns the keys it inserted. The second, for the others only, with every row locked,
+    /// reads the latest committed profiles and merges each message by its own timestamp.
     func updateProfiles(_ profiles: ProfileTable, from rows: [RowRef], of batch: WriteBatch) throws {
-        var tenants = PostgresArrayLiteral()
-        var ids = PostgresArrayLiteral()
-        var timestamps = PostgresArrayLiteral()
-        var traits = PostgresArrayLiteral()
-        var count = 0
+        struct Message {
+            let tenant: Int64
+            let id: ArraySlice<UInt8>
+            let timestamp: String
+            let traits: ArraySlice<UInt8>?
+        }
+        var messages: [Message] = []
+        messages.reserveCapacity(rows.count)
         for ref in rows {
             let row = batch.row(ref)
             let encoder = batch.encoder(ref)
             guard let id = encoder.field(profiles.idColumn, ofRowAt: row.byteRange.lowerBound),
                 id.count <= ProfileTable.maxIDBytes
             else { continue }
-            tenants.append(String(batch.tenant(ref)))
-            ids.append(utf8: encoder.bytes[id])
-            timestamps.append(row.timestamp.postgresText)
-            if let json = encoder.field(profiles.traitsColumn, ofRowAt: row.byteRange.lowerBound) {
-                traits.append(utf8: encoder.bytes[json].dropFirst())  // jsonb: a version byte, then the text
-            } else {
-                traits.appendNull()
-            }
-            count += 1
+            // jsonb: a version byte, then the text.
+            let traits = encoder.field(profiles.traitsColumn, ofRowAt: row.byteRange.lowerBound).map { encoder.bytes[$0].dropFirst() }
+            messages.append(Message(tenant: batch.tenant(ref), id: encoder.bytes[id], timestamp: row.timestamp.postgresText, traits: traits))
         }
-        guard count > 0 else { return }
-        let (tenantsText, idsText) = (tenants.text, ids.text)
-        try connection.query(
+        guard !messages.isEmpty else { return }
+        func arrays(_ messages: some Sequence<Message>) -> [(any PostgresBindable)?] {
+            var (tenants, ids, timestamps, traits) = (PostgresArrayLiteral(), PostgresArrayLiteral(), PostgresArrayLiteral(), PostgresArrayLiteral())
+            for message in messages {
+                tenants.append(String(message.tenant))
+                ids.append(utf8: message.id)
+                timestamps.append(message.timestamp)
+                if let json = message.traits { traits.append(utf8: json) } else { traits.appendNull() }
+            }
+            return [tenants.text, ids.text, timestamps.text, traits.text]
+        }
+        let all = arrays(messages)
+        let inserted = try connection.query(
             """
             INSERT INTO events.\(profiles.name) AS p (tenant_id, id, traits, first_seen_at, last_seen_at)
-            SELECT DISTINCT tenant_id, id, '{}'::jsonb, 'infinity'::timestamptz, '-infinity'::timestamptz
-            FROM unnest($1::bigint[], $2::text[]) AS m(tenant_id, id)
+            SELECT tenant_id, id,
+                   coalesce(inlet.jsonb_merge_agg(traits ORDER BY "timestamp", n) FILTER (WHERE jsonb_typeof(traits) = 'object'), '{}'),
+                   min("timestamp"), max("timestamp")
+            FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::jsonb[]) WITH ORDINALITY
+                 AS u(tenant_id, id, "timestamp", traits, n)
+            GROUP BY tenant_id, id
             ORDER BY tenant_id, id
             ON CONFLICT (tenant_id, id) DO UPDATE SET updated_at = p.updated_at WHERE false
-            """, tenantsText, idsText)
+            RETURNING tenant_id, id
+            """, parameters: all)
+        struct Key: Hashable {
+            let tenant: Int64
+            let id: String
+        }
+        let new = Set(try inserted.rows.map { Key(tenant: try $0.decode(at: 0), id: try $0.decode(at: 1)) })
+        let existing = new.isEmpty ? messages : messages.filter { !new.contains(Key(tenant: $0.tenant, id: String(decoding: $0.id, as: UTF8.self))) }
+        guard !existing.isEmpty else { return }
         try connection.query(
             """
             UPDATE events.\(profiles.name) AS p SET
@@ -85,6 +105,6 @@ extension BatchWriter {
                 GROUP BY tenant_id, id
             ) AS m
             WHERE p.tenant_id = m.tenant_id AND p.id = m.id
-            """, tenantsText, idsText, timestamps.text, traits.text)
+            """, parameters: existing.count == messages.count ? all : arrays(existing))
     }
 }
