@@ -86,7 +86,10 @@ import Darwin
                 #expect(health.status == 200)
                 try await Task.sleep(for: .milliseconds(200))
             }
-            #expect(slowest < .seconds(2), "a normal request took \(slowest) while slow clients were connected")
+            // Stalled by the slow clients, a normal request would wait for the client's timeout
+            // (30 s); the bound leaves room for a cold machine running the whole suite, where
+            // 4.2 s was seen once (milliseconds when the machine is not loaded).
+            #expect(slowest < .seconds(8), "a normal request took \(slowest) while slow clients were connected")
 
             // A slow client that finally finishes its body is answered and its message stored.
             let finisher = sockets[0]

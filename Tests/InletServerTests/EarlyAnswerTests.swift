@@ -22,10 +22,10 @@ import Testing
             defer { socket.close() }
             // 20 MB announced, a few bytes sent: the answer must not wait for the rest.
             try socket.send(head(token, "Content-Length: 20000000\r\n") + Array(#"{"batch":["#.utf8))
-            let response = try await socket.readResponse(timeout: .seconds(3))
+            let response = try await socket.readResponse(timeout: .seconds(10))
             #expect(response.hasPrefix("HTTP/1.1 413"), "\(response.prefix(200))")
             #expect(response.lowercased().contains("connection: close"))
-            #expect(await socket.waitForClose(timeout: .seconds(2)), "the connection stayed open after the 413")
+            #expect(await socket.waitForClose(timeout: .seconds(4)), "the connection stayed open after the 413")
             #expect(try await client.get("/healthz").status == 200)
         }
     }
@@ -42,9 +42,9 @@ import Testing
             // Bounded, so that a server that stops reading fails the test instead of hanging it.
             socket.setSendTimeout(seconds: 10)
             try socket.send(head(token, "Content-Length: \(body.count)\r\n") + body)
-            let response = try await socket.readResponse(timeout: .seconds(5))
+            let response = try await socket.readResponse(timeout: .seconds(10))
             #expect(response.hasPrefix("HTTP/1.1 413"), "\(response.prefix(200))")
-            #expect(await socket.waitForClose(timeout: .seconds(2)))
+            #expect(await socket.waitForClose(timeout: .seconds(4)))
         }
     }
 
@@ -59,9 +59,9 @@ import Testing
             let chunk = [UInt8](repeating: 0x20, count: 16 * 1024)
             for _ in 0..<5 { bytes += Array((String(chunk.count, radix: 16) + "\r\n").utf8) + chunk + Array("\r\n".utf8) }
             try socket.send(bytes)
-            let response = try await socket.readResponse(timeout: .seconds(3))
+            let response = try await socket.readResponse(timeout: .seconds(10))
             #expect(response.hasPrefix("HTTP/1.1 413"), "\(response.prefix(200))")
-            #expect(await socket.waitForClose(timeout: .seconds(2)), "the connection stayed open after the 413")
+            #expect(await socket.waitForClose(timeout: .seconds(4)), "the connection stayed open after the 413")
         }
     }
 
@@ -71,9 +71,9 @@ import Testing
             let socket = try RawSocket(port: client.port)
             defer { socket.close() }
             try socket.send(head("not-a-token", "Content-Length: 1000000\r\n") + Array("[".utf8))
-            let response = try await socket.readResponse(timeout: .seconds(3))
+            let response = try await socket.readResponse(timeout: .seconds(10))
             #expect(response.hasPrefix("HTTP/1.1 401"), "\(response.prefix(200))")
-            #expect(await socket.waitForClose(timeout: .seconds(2)), "the connection stayed open after the 401")
+            #expect(await socket.waitForClose(timeout: .seconds(4)), "the connection stayed open after the 401")
         }
     }
 }
