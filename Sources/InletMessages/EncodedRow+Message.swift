@@ -29,18 +29,6 @@ extension ParsedBatch {
     }
 }
 
-extension Timestamp {
-    /// `2019-03-10T08:00:00.123456Z`.
-    public var iso8601: String {
-        let c = components
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T\(pad(c.hour, 2)):\(pad(c.minute, 2)):\(pad(c.second, 2)).\(pad(c.microsecond, 6))Z"
-    }
-}
-
 /// JSON string literals from UTF-8 text.
 enum JSONString {
     static func append(_ text: some Collection<UInt8>, to out: inout [UInt8]) {

@@ -15,6 +15,14 @@ extension Timestamp {
         return text
     }
 
+    /// ISO 8601 in UTC with microseconds, as Segment messages carry times:
+    /// `2019-03-10T08:00:00.123456Z` (years 1-9999, the plausible range of a message).
+    public var iso8601: String {
+        let c = components
+        return "\(Self.pad(c.year, 4))-\(Self.pad(c.month, 2))-\(Self.pad(c.day, 2))T"
+            + "\(Self.pad(c.hour, 2)):\(Self.pad(c.minute, 2)):\(Self.pad(c.second, 2)).\(Self.pad(c.microsecond, 6))Z"
+    }
+
     /// Parses Postgres's ISO output: `YYYY-MM-DD HH:MM:SS[.f+][+|-HH[:MM[:SS]]][ BC]`.
     public init?(parsing text: String) {
         var scanner = DigitScanner(Array(text.utf8))

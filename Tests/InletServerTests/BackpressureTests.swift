@@ -83,13 +83,9 @@ import Testing
         try await harness.run { client in
             // A slow client holds a reservation (twice its 2.8 KB body) while the body trickles in.
             let message = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
-            let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
             let slow = try RawSocket(port: client.port)
             defer { slow.close() }
-            try slow.send(
-                Array(
-                    ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
-                        + "Content-Length: \(message.count)\r\n\r\n").utf8) + message.prefix(100))
+            try slow.send(RawSocket.postHead(token: token, "Content-Length: \(message.count)\r\n") + message.prefix(100))
             try await Task.sleep(for: .milliseconds(300))
 
             let refused = try await client.post("/", json: Messages.track(), token: token)

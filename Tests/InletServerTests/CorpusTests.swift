@@ -59,10 +59,7 @@ import Darwin
         let (tenant, token) = try harness.tenant()
         let message = Array(Messages.track(id: "slow-loris-finished").utf8)
         try await harness.run { client in
-            let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
-            let head = Array(
-                ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
-                    + "Content-Length: \(message.count)\r\n\r\n").utf8)
+            let head = RawSocket.postHead(token: token, "Content-Length: \(message.count)\r\n")
             var sockets: [RawSocket] = []
             defer { for socket in sockets { socket.close() } }
             for _ in 0..<20 {
@@ -218,12 +215,10 @@ struct CorpusCase: Sendable {
 
     /// Sends the case to the server and checks the answer and what was stored.
     /// POSTs `body` over a raw socket and reads the status line and body of the answer.
-    static func rawPost(port: Int, path: String, body: [UInt8], basic: String?) async throws -> IngestHarness.Client.Answer {
+    static func rawPost(port: Int, path: String, body: [UInt8], token: String?) async throws -> IngestHarness.Client.Answer {
         let socket = try RawSocket(port: port)
         defer { socket.close() }
-        let auth = basic.map { "Authorization: \($0)\r\n" } ?? ""
-        let head = "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(auth)Content-Length: \(body.count)\r\n\r\n"
-        try? socket.send(Array(head.utf8) + body)  // the server may stop reading: its answer is what counts
+        try? socket.send(RawSocket.postHead(path, token: token, "Content-Length: \(body.count)\r\n") + body)  // the server may stop reading: its answer is what counts
         let response = try await socket.readResponse(timeout: .seconds(10))
         let status = Int(response.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? -1
         let text = response.components(separatedBy: "\r\n\r\n").dropFirst().joined(separator: "\r\n\r\n")
@@ -249,7 +244,7 @@ struct CorpusCase: Sendable {
             // still be sending the body; AsyncHTTPClient then sometimes fails its upload instead
             // of reporting the answer it read. Read that answer the way curl does: over a raw
             // socket that sends everything, then reads.
-            answer = try await Self.rawPost(port: client.port, path: path, body: body, basic: auth == "header" ? basic : nil)
+            answer = try await Self.rawPost(port: client.port, path: path, body: body, token: auth == "header" ? credentials.token : nil)
         }
         let shown = answer.body.count > 300 ? String(answer.body.prefix(300)) + "…" : answer.body
 
@@ -315,6 +310,13 @@ struct CorpusError: Error, CustomStringConvertible {
 /// A blocking TCP socket to 127.0.0.1, for clients that misbehave below HTTP.
 final class RawSocket: @unchecked Sendable {
     let fd: Int32
+
+    /// The head of a JSON POST to `path`, authenticated by `token` when given; `fields` are
+    /// further header lines, each ending in CRLF (`Content-Length: 12\r\n`).
+    static func postHead(_ path: String = "/", token: String?, _ fields: String) -> [UInt8] {
+        let auth = token.map { "Authorization: Basic \(Data("\($0):".utf8).base64EncodedString())\r\n" } ?? ""
+        return Array("POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\(auth)\(fields)\r\n".utf8)
+    }
 
     init(port: Int) throws {
         #if canImport(Glibc)

@@ -7,12 +7,7 @@ import Testing
 /// instead of Hummingbird reading the rest of a body nobody wants. Over raw sockets, because
 /// what matters is what the client sees on the wire: the answer, then end of stream.
 @Suite struct EarlyAnswerTests {
-    func head(_ token: String, _ fields: String) -> [UInt8] {
-        let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
-        return Array(
-            ("POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
-                + fields + "\r\n").utf8)
-    }
+    func head(_ token: String, _ fields: String) -> [UInt8] { RawSocket.postHead("/v1/batch", token: token, fields) }
 
     @Test func aDeclaredLengthOverTheLimitIs413FromTheHeadersThenClosed() async throws {
         let harness = try IngestHarness("early_413")  // the default 8 MiB limit

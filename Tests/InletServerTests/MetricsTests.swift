@@ -25,13 +25,9 @@ import Testing
             #expect(try await client.get("/no/such/route/\(UUID().uuidString)").status == 404)
 
             let message = Array(Messages.array((0..<20).map { _ in Messages.track() }).utf8)
-            let basic = "Basic " + Data("\(token):".utf8).base64EncodedString()
             let slow = try RawSocket(port: client.port)
             defer { slow.close() }
-            try slow.send(
-                Array(
-                    ("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: \(basic)\r\n"
-                        + "Content-Length: \(message.count)\r\n\r\n").utf8) + message.prefix(100))
+            try slow.send(RawSocket.postHead(token: token, "Content-Length: \(message.count)\r\n") + message.prefix(100))
             // The slow upload holds the budget from its headers on; poll until the refusal shows.
             #expect(try await eventually { try await client.post("/", json: Messages.track(), token: token).status == 503 })
             try slow.send(Array(message.dropFirst(100)))

@@ -51,7 +51,7 @@ public struct QuarantineReplay {
         while true {
             let rows = try reader.query(
                 """
-                SELECT id, tenant_id, encode(raw_message, 'hex'), coalesce(received_at, rejected_at), message_type, arrival_keyed
+                SELECT id, tenant_id, raw_message, coalesce(received_at, rejected_at), message_type, arrival_keyed
                 FROM inlet.rejected_messages WHERE \(filter) AND id > $3 AND id <= $4 ORDER BY id LIMIT $5
                 """, tenant, since, after, last, Self.chunk
             ).rows
@@ -60,7 +60,7 @@ public struct QuarantineReplay {
             var requests: [WriteRequest] = []
             for row in rows {
                 let id = try row.decode(Int64.self, at: 0)
-                let raw = QuarantineStore.bytes(hex: try row.decode(String.self, at: 2))
+                let raw = try row.decode(ByteaValue.self, at: 2).bytes
                 let arrival = try row.decode(Timestamp.self, at: 3)
                 let type = try row.decode(String?.self, at: 4).flatMap(MessageType.init(rawValue:))
                 let tenantID = try row.decode(Int64.self, at: 1)

@@ -36,7 +36,7 @@ public struct QuarantineStore {
 
     static let columns = """
         id, tenant_id, rejected_at::text, received_at::text, message_type, message_id, sqlstate, reason,
-        replayed_at::text, encode(raw_message, 'hex')
+        replayed_at::text, raw_message
         """
 
     /// The most recent `limit` quarantined messages, newest first, of one tenant or all.
@@ -59,19 +59,11 @@ public struct QuarantineStore {
         ).first?.decode(Int.self, at: 0) ?? 0
     }
 
-    /// The bytes of `encode(bytea, 'hex')`: a quarantined message may not be valid UTF-8, which
-    /// `convert_from` would refuse; Swift's decoding replaces what is invalid instead.
-    static func bytes(hex: String) -> [UInt8] {
-        let digits = Array(hex.utf8)
-        func value(_ digit: UInt8) -> UInt8 { digit <= UInt8(ascii: "9") ? digit - UInt8(ascii: "0") : (digit | 0x20) - UInt8(ascii: "a") + 10 }
-        return stride(from: 0, to: digits.count - 1, by: 2).map { value(digits[$0]) << 4 | value(digits[$0 + 1]) }
-    }
-
     private static func message(from row: Row) throws -> QuarantinedMessage {
         QuarantinedMessage(
             id: try row.decode(at: 0), tenantID: try row.decode(at: 1), rejectedAt: try row.decode(at: 2),
             receivedAt: try row.decode(at: 3), type: try row.decode(at: 4), messageID: try row.decode(at: 5),
             sqlState: try row.decode(at: 6), reason: try row.decode(at: 7), replayedAt: try row.decode(at: 8),
-            message: String(decoding: Self.bytes(hex: try row.decode(String.self, at: 9)), as: UTF8.self))
+            message: String(decoding: try row.decode(ByteaValue.self, at: 9).bytes, as: UTF8.self))
     }
 }

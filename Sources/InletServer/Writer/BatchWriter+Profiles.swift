@@ -95,6 +95,9 @@ extension BatchWriter {
             let tenant: Int64
             let id: String
         }
+        // Every message's profile done (each profile had one message): nothing left, and no key
+        // to build per message.
+        guard inserted.rows.count < messages.count else { return }
         let keys = Set(messages.map { Key(tenant: $0.tenant, id: String(decoding: $0.id, as: UTF8.self)) })
         guard inserted.rows.count < keys.count else { return }
         let done = Set(try inserted.rows.map { Key(tenant: try $0.decode(at: 0), id: try $0.decode(at: 1)) })
