@@ -12,7 +12,7 @@ struct InletCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inlet",
         abstract: "Inlet, a Segment destination endpoint that stores events in PostgreSQL.",
-        subcommands: [Serve.self, TenantCommand.self, QuarantineCommand.self]
+        subcommands: [Serve.self, TenantCommand.self, BICommand.self, QuarantineCommand.self]
     )
 }
 
@@ -56,12 +56,17 @@ struct TenantCommand: ParsableCommand {
         @Option(help: "Page Segment sends the user back to after enabling (for the enable URL).")
         var redirectURL: String?
 
-        @Flag(help: "Print one JSON object: id, name, token, enable_url.")
+        @Option(help: "Name of the tenant's BI schema (default: derived from the name, e.g. acme_corp).")
+        var biSchema: String?
+
+        @Flag(help: "Print one JSON object: id, name, token, enable_url, bi_schema.")
         var json = false
 
         func run() throws {
-            let store = TenantStore(connection: try connectFromEnvironment())
-            let (tenant, token) = try store.create(name: name, redirectURL: redirectURL)
+            let connection = try connectFromEnvironment()
+            let (tenant, token) = try TenantStore(connection: connection).create(name: name, redirectURL: redirectURL, biSchema: biSchema)
+            // The views exist from the start (empty), so BI tools can connect before data comes.
+            _ = try BIRefresh(connection: connection).refresh(tenantID: tenant.id)
             printToken(tenant: tenant, token: token, json: json, headline: "tenant \(tenant.id) \"\(tenant.name)\" created")
         }
     }
@@ -102,6 +107,7 @@ struct TenantCommand: ParsableCommand {
             print("created       \(tenant.createdAt)")
             print("tokens        \(details.activeTokens) usable\(details.graceEndsAt.map { " (an old one stops at \($0))" } ?? "")")
             print("enable flow   \(tenant.enableCompletedAt.map { "completed \($0)" } ?? "not completed")")
+            print("BI schema     \(tenant.biSchema) (views refreshed \(details.biRefreshedAt ?? "never"))")
             print("last 24 h     \(details.messagesLast24Hours) messages stored")
             print("last message  \(details.lastMessageAt ?? "never")")
             if let settings = details.segmentSettings { print("settings      \(settings)") }
@@ -167,7 +173,9 @@ func printToken(tenant: Tenant, token: TenantToken, json: Bool, headline: String
         redirectURL: tenant.redirectURL
     ).url
     if json {
-        let object: [String: any Sendable] = ["id": tenant.id, "name": tenant.name, "token": token.value, "enable_url": enableURL]
+        let object: [String: any Sendable] = [
+            "id": tenant.id, "name": tenant.name, "token": token.value, "enable_url": enableURL, "bi_schema": tenant.biSchema,
+        ]
         if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
             print(String(decoding: data, as: UTF8.self))
         }

@@ -6,8 +6,18 @@
 /// neither letters nor digits becomes one `_`; no `_` at either end. Non-ASCII letters are kept,
 /// lowercased. An event with no letter or digit at all becomes `_` (the column is NOT NULL and a
 /// BI tool needs something to group by).
-enum EventSlug {
+///
+/// The BI views name their columns with the same rule, key by key (`slug(_:)`).
+public enum EventSlug {
     enum CharacterClass { case upper, lower, digit, other }
+
+    /// The slug of `name`: `Order Completed` → `order_completed`, `orderId` → `order_id`.
+    public static func slug(_ name: String) -> String {
+        var out: [UInt8] = []
+        var name = name
+        name.withUTF8 { append(slugOf: UnsafeRawBufferPointer($0), to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Appends the slug of the decoded event name `name` (valid UTF-8) to `out`.
     static func append(slugOf name: UnsafeRawBufferPointer, to out: inout [UInt8]) {

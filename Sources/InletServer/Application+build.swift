@@ -3,6 +3,7 @@ import HummingbirdCore
 import InletMessages
 import InletSchema
 import Logging
+import ServiceLifecycle
 
 /// Assembles the HTTP application and its background services. `inlet serve` and the tests both
 /// call this, so what is tested is what runs.
@@ -50,6 +51,12 @@ public func buildApplication(
         ).register(on: router)
     }
 
+    // Services stop in reverse order: the BI refresh (last) stops first, the writers drain last.
+    var services: [any Service] = [tenants, readiness, writers]
+    if let interval = configuration.biRefreshInterval {
+        services.append(BIRefreshService(database: database, interval: interval, logger: logger))
+    }
+
     let idleNanoseconds = configuration.idleTimeout.components.seconds * 1_000_000_000
         + configuration.idleTimeout.components.attoseconds / 1_000_000_000
     return Application(
@@ -62,7 +69,7 @@ public func buildApplication(
                         additionalChannelHandlers: [ConnectionCloseHandler()], idleTimeout: .nanoseconds(idleNanoseconds))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
-        services: [tenants, readiness, writers],
+        services: services,
         logger: logger
     )
 }

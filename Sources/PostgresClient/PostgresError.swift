@@ -78,6 +78,7 @@ public enum SQLState {
     public static let serializationFailure = "40001"
     public static let deadlockDetected = "40P01"
     public static let lockNotAvailable = "55P03"
+    public static let invalidTableDefinition = "42P16"
     public static let invalidCatalogName = "3D000"
     public static let duplicateDatabase = "42P04"
 }

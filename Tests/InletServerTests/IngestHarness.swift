@@ -21,6 +21,8 @@ struct IngestHarness {
         configuration = ServerConfiguration(
             host: "127.0.0.1", port: 0, databaseURL: databaseURL, readinessInterval: .milliseconds(200))
         configuration.ingest.tenantRefreshInterval = .milliseconds(200)
+        // Tests that need the periodic BI refresh turn it on; others refresh when they mean to.
+        configuration.biRefreshInterval = nil
         configure(&configuration.ingest)
     }
 

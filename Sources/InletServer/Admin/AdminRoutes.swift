@@ -21,7 +21,12 @@ struct AdminRoutes: Sendable {
             try authorize(request)
             let input = try await request.decode(as: CreateInput.self, context: context)
             guard !input.name.isEmpty else { throw HTTPError(.badRequest, message: "name is required") }
-            let (tenant, token) = try await store { try $0.create(name: input.name, redirectURL: input.redirect_url, actor: .adminAPI) }
+            let (tenant, token) = try await store { store in
+                let created = try store.create(name: input.name, redirectURL: input.redirect_url, biSchema: input.bi_schema, actor: .adminAPI)
+                // The views exist from the start (empty), so BI tools can connect before data comes.
+                _ = try BIRefresh(connection: store.connection).refresh(tenantID: created.0.id)
+                return created
+            }
             return EditedResponse(status: .created, response: JSONResponse(try issued(tenant, token)))
         }
         admin.get { request, _ in
@@ -97,6 +102,7 @@ struct AdminRoutes: Sendable {
     struct CreateInput: Decodable {
         let name: String
         let redirect_url: String?
+        let bi_schema: String?
     }
 
     struct RotateInput: Decodable {
@@ -113,12 +119,14 @@ struct AdminRoutes: Sendable {
         let name: String
         let token: String
         let enable_url: String
+        let bi_schema: String
     }
 
     private func issued(_ tenant: Tenant, _ token: TenantToken) throws -> Issued {
         Issued(
             id: tenant.id, name: tenant.name, token: token.value,
-            enable_url: EnableURL(integration: integration, token: token, redirectURL: callbackURL(for: tenant)).url)
+            enable_url: EnableURL(integration: integration, token: token, redirectURL: callbackURL(for: tenant)).url,
+            bi_schema: tenant.biSchema)
     }
 
     /// Segment returns the user to our callback when the public URL is known (so completion is
@@ -151,8 +159,8 @@ struct AdminRoutes: Sendable {
     private func store<T: Sendable>(_ body: @escaping @Sendable (TenantStore) throws -> T) async throws -> T {
         do {
             return try await database.withConnection { try body(TenantStore(connection: $0)) }
-        } catch let error as TenantError where error.isNotFound {
-            throw HTTPError(.notFound, message: error.description)
+        } catch let error as TenantError {
+            throw HTTPError(error.isNotFound ? .notFound : .badRequest, message: error.description)
         }
     }
 }

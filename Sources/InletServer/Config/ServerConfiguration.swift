@@ -21,6 +21,9 @@ public struct ServerConfiguration: Sendable {
     /// do not hold connections forever. Longer than a load balancer's idle timeout (AWS ALB: 60 s),
     /// so the balancer, not Inlet, closes idle keep-alive connections.
     public var idleTimeout: Duration = .seconds(75)
+    /// How often the server refreshes every tenant's BI views (new events and fields become
+    /// columns); nil: never (operators run `inlet bi refresh`).
+    public var biRefreshInterval: Duration? = .seconds(300)
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -36,6 +39,7 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
     /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
     ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
+    /// - `INLET_BI_REFRESH_INTERVAL_MS` (default `300000`; `0` turns the periodic refresh off)
     /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
@@ -48,5 +52,7 @@ public struct ServerConfiguration: Sendable {
         publicURL = reader.string(forKey: "inlet.public.url")
         segmentIntegration = reader.string(forKey: "inlet.segment.integration", default: "inlet")
         idleTimeout = .milliseconds(reader.int(forKey: "inlet.idle.timeout.ms", default: 75_000))
+        let biRefresh = reader.int(forKey: "inlet.bi.refresh.interval.ms", default: 300_000)
+        biRefreshInterval = biRefresh > 0 ? .milliseconds(biRefresh) : nil
     }
 }

@@ -8,6 +8,8 @@ public struct Tenant: Sendable, Hashable, Codable {
     public let createdAt: String
     public let redirectURL: String?
     public let enableCompletedAt: String?
+    /// The schema of this tenant's BI views (`docs/SCHEMA.md`), derived from its name by default.
+    public let biSchema: String
 }
 
 /// A tenant with its tokens and its traffic: what `inlet tenant show` prints.
@@ -20,6 +22,8 @@ public struct TenantDetails: Sendable, Hashable, Codable {
     public let messagesLast24Hours: Int64
     public let lastMessageAt: String?
     public let segmentSettings: String?
+    /// When the tenant's BI views were last refreshed (`inlet bi refresh`, or the server).
+    public let biRefreshedAt: String?
 }
 
 /// Who changed a tenant, for the audit trail.
@@ -36,14 +40,18 @@ public struct TenantStore {
 
     public init(connection: Connection) { self.connection = connection }
 
-    static let columns = "t.id, t.name, t.enabled, t.created_at, t.redirect_url, t.enable_completed_at"
+    static let columns = "t.id, t.name, t.enabled, t.created_at, t.redirect_url, t.enable_completed_at, t.bi_schema"
 
     /// Creates a tenant with a fresh token; the token is returned once and only its hash stored.
-    public func create(name: String, redirectURL: String? = nil, actor: Actor = .cli) throws -> (Tenant, TenantToken) {
+    /// `biSchema` names its BI schema (a lowercase identifier); by default it is derived from
+    /// the name (`Acme Corp` → `acme_corp`, made unique with the id when taken).
+    public func create(name: String, redirectURL: String? = nil, biSchema: String? = nil, actor: Actor = .cli) throws -> (Tenant, TenantToken) {
+        if let biSchema { try requireAvailable(biSchema: biSchema) }
         let token = TenantToken.generate()
         let tenant = try connection.transaction {
             let row = try connection.query(
-                "INSERT INTO inlet.tenants AS t (name, redirect_url) VALUES ($1, $2) RETURNING \(Self.columns)", name, redirectURL
+                "INSERT INTO inlet.tenants AS t (name, redirect_url, bi_schema) VALUES ($1, $2, $3) RETURNING \(Self.columns)", name,
+                redirectURL, biSchema
             ).first
             guard let row else { throw PostgresError(kind: .query, message: "INSERT returned no row") }
             let tenant = try Self.tenant(from: row)
@@ -112,14 +120,15 @@ public struct TenantStore {
                     (SELECT min(expires_at)::text FROM inlet.tenant_tokens k WHERE k.tenant_id = t.id AND k.expires_at > now()),
                     (SELECT coalesce(sum(messages), 0) FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id AND r.hour > now() - interval '24 hours'),
                     (SELECT max(last_message_at)::text FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id),
-                    t.segment_settings::text
+                    t.segment_settings::text, t.bi_refreshed_at::text
                 FROM inlet.tenants t WHERE t.id = $1
                 """, id
             ).first
         else { throw TenantError.notFound(id) }
         return TenantDetails(
-            tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 6), graceEndsAt: try row.decode(at: 7),
-            messagesLast24Hours: try row.decode(at: 8), lastMessageAt: try row.decode(at: 9), segmentSettings: try row.decode(at: 10))
+            tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 7), graceEndsAt: try row.decode(at: 8),
+            messagesLast24Hours: try row.decode(at: 9), lastMessageAt: try row.decode(at: 10), segmentSettings: try row.decode(at: 11),
+            biRefreshedAt: try row.decode(at: 12))
     }
 
     /// Records that the tenant came back from Segment's enable page.
@@ -161,6 +170,29 @@ public struct TenantStore {
             actor.rawValue, detail)
     }
 
+    /// A schema name the operator chose: a plain lowercase identifier, not one of the
+    /// database's own schemas, not taken by another tenant nor by anything else in the database.
+    func requireAvailable(biSchema: String) throws {
+        guard biSchema.wholeMatch(of: #/[a-z_][a-z0-9_]{0,62}/#) != nil else {
+            throw TenantError(
+                description: "BI schema \"\(biSchema)\": use lowercase letters, digits and _ (at most 63, not starting with a digit)",
+                isNotFound: false)
+        }
+        let row = try connection.query(
+            """
+            SELECT inlet.is_reserved_bi_schema($1), EXISTS (SELECT 1 FROM inlet.tenants WHERE bi_schema = $1),
+                to_regnamespace($1) IS NOT NULL
+            """, biSchema
+        ).first
+        let reserved: Bool = try row?.decode(at: 0) ?? true
+        let taken: Bool = try row?.decode(at: 1) ?? true
+        let exists: Bool = try row?.decode(at: 2) ?? true
+        if reserved || taken || exists {
+            let why = reserved ? "is reserved" : taken ? "belongs to another tenant" : "already exists in the database"
+            throw TenantError(description: "BI schema \"\(biSchema)\" \(why)", isNotFound: false)
+        }
+    }
+
     func requireTenant(_ id: Int64) throws {
         guard try connection.query("SELECT 1 FROM inlet.tenants WHERE id = $1", id).first != nil else {
             throw TenantError.notFound(id)
@@ -170,7 +202,8 @@ public struct TenantStore {
     static func tenant(from row: Row) throws -> Tenant {
         Tenant(
             id: try row.decode(at: 0), name: try row.decode(at: 1), enabled: try row.decode(at: 2),
-            createdAt: try row.decode(at: 3), redirectURL: try row.decode(at: 4), enableCompletedAt: try row.decode(at: 5))
+            createdAt: try row.decode(at: 3), redirectURL: try row.decode(at: 4), enableCompletedAt: try row.decode(at: 5),
+            biSchema: try row.decode(at: 6))
     }
 }
 

@@ -1,0 +1,153 @@
+import Foundation
+import InletMessages
+import PostgresClient
+
+/// What one refresh of a tenant's BI schema did (`inlet bi refresh` prints it).
+public struct BIRefreshReport: Sendable, Codable {
+    public let tenantID: Int64
+    public let schema: String
+    public var newFields = 0
+    public var newEvents = 0
+    public var views = 0
+    public var created = 0
+    public var replaced = 0
+    /// Views not replaced now because a reader held them past the lock timeout: retried at
+    /// the next refresh.
+    public var busy: [String] = []
+    /// Views that could not be replaced, with why (e.g. an analyst's view depends on a column).
+    public var failed: [String: String] = [:]
+
+    init(tenantID: Int64, schema: String) {
+        self.tenantID = tenantID
+        self.schema = schema
+    }
+}
+
+/// (Re)creates a tenant's BI schema: discovers new fields, then creates the views whose
+/// definition changed (`docs/SCHEMA.md`). Blocking: call from a CLI or a thread of its own.
+///
+/// Never in ingestion's way: discovery only reads the event tables, and a view is replaced
+/// under a short lock_timeout (an analyst's open query on it makes this refresh skip it, instead
+/// of queueing every later reader behind the replacement). Tenants are refreshed one at a time
+/// across all instances (an advisory lock per tenant); a tenant being refreshed elsewhere is
+/// skipped.
+public struct BIRefresh {
+    let connection: Connection
+    let progress: (String) -> Void
+
+    /// How long replacing a view waits for its readers.
+    static let viewLockTimeout = "2s"
+
+    public init(connection: Connection, progress: @escaping (String) -> Void = { _ in }) {
+        self.connection = connection
+        self.progress = progress
+    }
+
+    /// Refreshes every tenant's schema, one after the other.
+    public func refreshAll() throws -> [BIRefreshReport] {
+        let ids = try connection.query("SELECT id FROM inlet.tenants ORDER BY id").rows.map { try $0.decode(Int64.self, at: 0) }
+        return try ids.compactMap { try refresh(tenantID: $0) }
+    }
+
+    /// Refreshes one tenant's schema; nil when another refresh of it is running.
+    public func refresh(tenantID: Int64) throws -> BIRefreshReport? {
+        guard let schema: String = try connection.query("SELECT bi_schema FROM inlet.tenants WHERE id = $1", tenantID).first?.decode(at: 0)
+        else { throw TenantError.notFound(tenantID) }
+        let locked: Bool =
+            try connection.query("SELECT pg_try_advisory_lock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", tenantID)
+            .first?.decode(at: 0) ?? false
+        guard locked else { return nil }
+        defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", tenantID) }
+
+        var report = BIRefreshReport(tenantID: tenantID, schema: schema)
+        let found = try FieldDiscovery(connection: connection).discover(tenantID: tenantID) { progress("tenant \(tenantID): \($0)") }
+        report.newFields = found.fields
+        report.newEvents = found.events
+
+        let views = try WarehouseViews(
+            tenantID: tenantID, schema: schema, fields: try catalogFields(tenantID), events: try catalogEvents(tenantID)
+        ).definitions()
+        report.views = views.count
+        try connection.execute("CREATE SCHEMA IF NOT EXISTS \(WarehouseName.quoted(schema))")
+        let applied = try appliedDefinitions(tenantID)
+        for (index, view) in views.enumerated() {
+            let exists = try viewExists(schema: schema, view.name)
+            if exists && applied[view.name] == view.sql { continue }
+            do {
+                try apply(view, tenantID: tenantID, schema: schema, replacing: exists)
+                if exists { report.replaced += 1 } else { report.created += 1 }
+                progress("tenant \(tenantID): view \(schema).\(view.name) \(exists ? "replaced" : "created") (\(index + 1)/\(views.count))")
+            } catch let error as PostgresError where error.sqlState == SQLState.lockNotAvailable {
+                report.busy.append(view.name)
+            } catch let error as PostgresError where !error.isConnectionFailure {
+                report.failed[view.name] = error.summary
+            }
+        }
+        try connection.query("UPDATE inlet.tenants SET bi_refreshed_at = now() WHERE id = $1", tenantID)
+        return report
+    }
+
+    /// Creates or replaces `view`. A view whose columns no longer fit the new definition (an
+    /// upgrade of Inlet changed them) is dropped and created again, which fails while an
+    /// analyst's own view depends on it: that is reported, not forced with CASCADE.
+    private func apply(_ view: ViewDefinition, tenantID: Int64, schema: String, replacing: Bool) throws {
+        do {
+            try replace(view, tenantID: tenantID, schema: schema, dropFirst: false)
+        } catch let error as PostgresError where replacing && error.sqlState == SQLState.invalidTableDefinition {
+            try replace(view, tenantID: tenantID, schema: schema, dropFirst: true)
+        }
+    }
+
+    private func replace(_ view: ViewDefinition, tenantID: Int64, schema: String, dropFirst: Bool) throws {
+        try connection.transaction {
+            try connection.execute("SET LOCAL lock_timeout = '\(Self.viewLockTimeout)'")
+            if dropFirst {
+                try connection.execute("DROP VIEW \(WarehouseName.quoted(schema)).\(WarehouseName.quoted(view.name))")
+            }
+            try connection.execute(view.sql)
+            try connection.query(
+                """
+                INSERT INTO inlet.bi_views (tenant_id, view_name, definition) VALUES ($1, $2, $3)
+                ON CONFLICT (tenant_id, view_name) DO UPDATE SET definition = EXCLUDED.definition, created_at = now()
+                """, tenantID, view.name, view.sql)
+        }
+    }
+
+    private func viewExists(schema: String, _ name: String) throws -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'v')
+            """, schema, name
+        ).first?.decode(at: 0) ?? false
+    }
+
+    private func appliedDefinitions(_ tenantID: Int64) throws -> [String: String] {
+        var applied: [String: String] = [:]
+        for row in try connection.query("SELECT view_name, definition FROM inlet.bi_views WHERE tenant_id = $1", tenantID).rows {
+            applied[try row.decode(at: 0)] = try row.decode(at: 1)
+        }
+        return applied
+    }
+
+    private func catalogFields(_ tenantID: Int64) throws -> [WarehouseField] {
+        try connection.query(
+            "SELECT relation, event, member, to_json(path)::text, kind FROM inlet.bi_fields WHERE tenant_id = $1 ORDER BY position",
+            tenantID
+        ).rows.compactMap { row in
+            guard
+                let relation = EventTable.allCases.first(where: { $0.name == (try? row.decode(String.self, at: 0)) }),
+                let member = WarehouseField.Member(rawValue: try row.decode(at: 2)),
+                let kind = WarehouseField.Kind(rawValue: try row.decode(at: 4))
+            else { return nil }
+            let path = try JSONDecoder().decode([String].self, from: Data(try row.decode(String.self, at: 3).utf8))
+            return WarehouseField(relation: relation, event: try row.decode(at: 1), member: member, path: path, kind: kind)
+        }
+    }
+
+    private func catalogEvents(_ tenantID: Int64) throws -> [String] {
+        try connection.query("SELECT event FROM inlet.bi_events WHERE tenant_id = $1 ORDER BY position", tenantID).rows.map {
+            try $0.decode(String.self, at: 0)
+        }
+    }
+}
