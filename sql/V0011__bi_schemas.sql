@@ -125,30 +125,6 @@ EXCEPTION WHEN data_exception THEN
 END;
 $$;
 
--- Discovery: the leaf members of a JSON object, nested objects walked (their keys joined into
--- one column name later, as Segment's warehouses do), each with its kind. Arrays, and objects
--- nested deeper than 6 levels, are leaves of kind json. Nulls say nothing about a kind.
-CREATE FUNCTION inlet.jsonb_leaf_paths(doc jsonb) RETURNS TABLE (path text[], kind text)
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-AS $$
-    WITH RECURSIVE walk (path, value) AS (
-        SELECT ARRAY[e.key], e.value
-        FROM jsonb_each(CASE WHEN jsonb_typeof(doc) = 'object' THEN doc END) AS e
-        UNION ALL
-        SELECT w.path || e.key, e.value
-        FROM walk AS w CROSS JOIN LATERAL jsonb_each(w.value) AS e
-        WHERE jsonb_typeof(w.value) = 'object' AND cardinality(w.path) < 6
-    )
-    SELECT path, CASE jsonb_typeof(value)
-        WHEN 'boolean' THEN 'boolean'
-        WHEN 'number' THEN 'number'
-        WHEN 'string' THEN CASE WHEN value #>> '{}' ~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d' THEN 'timestamp' ELSE 'text' END
-        ELSE 'json'
-    END
-    FROM walk
-    WHERE jsonb_typeof(value) <> 'null' AND NOT (jsonb_typeof(value) = 'object' AND cardinality(path) < 6)
-$$;
-
 -- The catalog of discovered columns. A field's kind is fixed when it is first seen (a view's
 -- column never changes type), and `position` only grows: new columns are appended to a view,
 -- so CREATE OR REPLACE VIEW keeps working and keeps grants and analysts' dependent views.
@@ -197,11 +173,13 @@ CREATE TABLE inlet.bi_views (
 
 -- Discovery reads only rows loaded since its last scan. loaded_at follows the physical order
 -- of a partition (rows are appended as they are loaded), which is what a BRIN index is for: a
--- few pages of index, nearly free to maintain on insert. Built on every month (and copied to
--- new months by ensure_month_partitions' LIKE ... INCLUDING ALL).
-CREATE INDEX tracks_loaded_at_idx     ON events.tracks     USING brin (loaded_at);
-CREATE INDEX identifies_loaded_at_idx ON events.identifies USING brin (loaded_at);
-CREATE INDEX pages_loaded_at_idx      ON events.pages      USING brin (loaded_at);
-CREATE INDEX screens_loaded_at_idx    ON events.screens    USING brin (loaded_at);
-CREATE INDEX groups_loaded_at_idx     ON events.groups     USING brin (loaded_at);
-CREATE INDEX aliases_loaded_at_idx    ON events.aliases    USING brin (loaded_at);
+-- few pages of index, nearly free to maintain on insert. Pages not yet summarized always match,
+-- so autosummarize summarizes each range as soon as inserts move past it (not at the next
+-- vacuum). Built on every month (and copied to new months by ensure_month_partitions' LIKE ...
+-- INCLUDING ALL).
+CREATE INDEX tracks_loaded_at_idx     ON events.tracks     USING brin (loaded_at) WITH (autosummarize = on);
+CREATE INDEX identifies_loaded_at_idx ON events.identifies USING brin (loaded_at) WITH (autosummarize = on);
+CREATE INDEX pages_loaded_at_idx      ON events.pages      USING brin (loaded_at) WITH (autosummarize = on);
+CREATE INDEX screens_loaded_at_idx    ON events.screens    USING brin (loaded_at) WITH (autosummarize = on);
+CREATE INDEX groups_loaded_at_idx     ON events.groups     USING brin (loaded_at) WITH (autosummarize = on);
+CREATE INDEX aliases_loaded_at_idx    ON events.aliases    USING brin (loaded_at) WITH (autosummarize = on);

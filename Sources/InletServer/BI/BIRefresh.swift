@@ -43,10 +43,24 @@ public struct BIRefresh {
         self.progress = progress
     }
 
-    /// Refreshes every tenant's schema, one after the other.
+    /// Refreshes every tenant's schema, one after the other. A tenant whose refresh fails (a
+    /// scan behind an operator's exclusive lock) is reported and the others still refreshed;
+    /// a broken connection ends the run.
     public func refreshAll() throws -> [BIRefreshReport] {
-        let ids = try connection.query("SELECT id FROM inlet.tenants ORDER BY id").rows.map { try $0.decode(Int64.self, at: 0) }
-        return try ids.compactMap { try refresh(tenantID: $0) }
+        let tenants = try connection.query("SELECT id, bi_schema FROM inlet.tenants ORDER BY id").rows.map {
+            (id: try $0.decode(Int64.self, at: 0), schema: try $0.decode(String.self, at: 1))
+        }
+        var reports: [BIRefreshReport] = []
+        for tenant in tenants {
+            do {
+                if let report = try refresh(tenantID: tenant.id) { reports.append(report) }
+            } catch let error as PostgresError where !error.isConnectionFailure {
+                var report = BIRefreshReport(tenantID: tenant.id, schema: tenant.schema)
+                report.failed["(discovery)"] = error.summary
+                reports.append(report)
+            }
+        }
+        return reports
     }
 
     /// Refreshes one tenant's schema; nil when another refresh of it is running.

@@ -7,7 +7,7 @@ import PostgresClient
 ///
 /// Each scan reads only the rows loaded since the previous one (a BRIN index on loaded_at finds
 /// them), so its cost follows the traffic since the last refresh, not the size of the tables.
-/// It only reads the event tables: ingestion never waits for it.
+/// It only reads the event tables (and under a lock_timeout): ingestion never waits for it.
 struct FieldDiscovery {
     let connection: Connection
 
@@ -26,9 +26,11 @@ struct FieldDiscovery {
 
     func discover(tenantID: Int64, progress: (String) -> Void) throws -> Found {
         // Rows of a transaction still open now carry its start as loaded_at (the column's
-        // default is now()) and become visible only when it commits: the next scan starts at the
-        // oldest open transaction of the service's role, taken before this scan's snapshot, so
-        // it cannot miss them. Analysts' sessions are other roles and never hold it back.
+        // default is now()) and become visible only when it commits. The next scan starts at
+        // the oldest open transaction of the service's role, taken before this scan reads
+        // anything: every row committed after this point has loaded_at at or after it, and every
+        // row before it is committed, so it is seen now. Analysts' sessions are other roles and
+        // never hold it back.
         let cutoff: String =
             try connection.query(
                 """
@@ -36,27 +38,49 @@ struct FieldDiscovery {
                     WHERE usename = current_user AND datname = current_database() AND pid <> pg_backend_pid()))::text
                 """
             ).first?.decode(at: 0) ?? ""
-        return try connection.transaction {
-            try connection.execute(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ; SET LOCAL statement_timeout = '\(Self.scanTimeout)'; SET LOCAL lock_timeout = '\(Self.lockTimeout)'")
-            let scanned = try connection.query(
-                "SELECT relation, loaded_from::text FROM inlet.bi_scans WHERE tenant_id = $1", tenantID)
-            var from: [String: String] = [:]
-            for row in scanned.rows { from[try row.decode(at: 0)] = try row.decode(at: 1) }
-            var found = Found()
-            for table in EventTable.allCases {
-                let since = from[table.name] ?? "-infinity"
-                found.fields += try discoverFields(in: table, tenantID: tenantID, since: since)
-                if table == .tracks { found.events += try discoverEvents(tenantID: tenantID, since: since) }
-                progress("scanned \(table.name)")
-                try connection.query(
-                    """
-                    INSERT INTO inlet.bi_scans AS s (tenant_id, relation, loaded_from) VALUES ($1, $2, $3::timestamptz)
-                    ON CONFLICT (tenant_id, relation) DO UPDATE SET loaded_from = EXCLUDED.loaded_from, scanned_at = now()
-                    """, tenantID, table.name, cutoff)
-            }
-            return found
+        var from: [String: String] = [:]
+        for row in try connection.query("SELECT relation, loaded_from::text FROM inlet.bi_scans WHERE tenant_id = $1", tenantID).rows {
+            from[try row.decode(at: 0)] = try row.decode(at: 1)
         }
+        var found = Found()
+        for table in EventTable.allCases {
+            // Later scans read the new rows of all months at once (the BRIN index skips the
+            // rest). The first reads month by month, each within the statement timeout, so a
+            // tenant with years of history is discovered however large it is.
+            let since = from[table.name]
+            let sources = since == nil ? try partitions(of: table) : ["events.\(table.name)"]
+            for (index, source) in sources.enumerated() {
+                try connection.transaction {
+                    // JIT off: the walk's row estimates are large, so PostgreSQL would compile it,
+                    // which took 0.1–2 s per table here against a few ms to run a scan that
+                    // finds nothing new.
+                    try connection.execute(
+                        "SET LOCAL statement_timeout = '\(Self.scanTimeout)'; SET LOCAL lock_timeout = '\(Self.lockTimeout)'; SET LOCAL jit = off")
+                    found.fields += try discoverFields(in: table, source: source, tenantID: tenantID, since: since ?? "-infinity")
+                    if table == .tracks {
+                        found.events += try discoverEvents(source: source, tenantID: tenantID, since: since ?? "-infinity")
+                    }
+                }
+                progress("scanned \(source) (\(index + 1)/\(sources.count))")
+            }
+            try connection.query(
+                """
+                INSERT INTO inlet.bi_scans AS s (tenant_id, relation, loaded_from) VALUES ($1, $2, $3::timestamptz)
+                ON CONFLICT (tenant_id, relation) DO UPDATE SET loaded_from = EXCLUDED.loaded_from, scanned_at = now()
+                """, tenantID, table.name, cutoff)
+        }
+        return found
+    }
+
+    /// The month partitions of `table`, oldest first, as qualified names.
+    private func partitions(of table: EventTable) throws -> [String] {
+        try connection.query(
+            """
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_inherits i
+            JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE i.inhparent = $1::regclass ORDER BY c.relname
+            """, "events.\(table.name)"
+        ).rows.map { try $0.decode(String.self, at: 0) }
     }
 
     /// The members of `table` whose fields become columns, besides context.
@@ -68,20 +92,44 @@ struct FieldDiscovery {
         }
     }
 
+    /// Objects nested deeper than this many keys are a json column, as arrays are.
+    static let maxDepth = 4
+
     /// Adds the fields seen in `table`'s rows loaded since `since`; returns how many were new.
-    private func discoverFields(in table: EventTable, tenantID: Int64, since: String) throws -> Int {
-        var members = ["SELECT 'context', ''::text, p.path, p.kind FROM inlet.jsonb_leaf_paths(t.context) AS p"]
+    ///
+    /// The walk is a fixed chain of `jsonb_each` per level, not a recursive CTE or a function
+    /// per row: on 200,000 tracks it took half the time of a recursive CTE. Each leaf's kind is
+    /// a bit (1 boolean, 2 number, 4 timestamp-like string, 8 other string, 16 array or deep
+    /// object; 0 for null and for an object, whose keys are walked), OR-ed per field.
+    private func discoverFields(in table: EventTable, source: String, tenantID: Int64, since: String) throws -> Int {
+        var members = ["('context', ''::text, t.context)"]
         if let own = Self.ownMember(of: table) {
-            let event = table == .tracks ? "t.event" : "''::text"
-            members.append("SELECT '\(own.rawValue)', \(event), p.path, p.kind FROM inlet.jsonb_leaf_paths(t.\(own.rawValue)) AS p")
+            members.append("('\(own.rawValue)', \(table == .tracks ? "t.event" : "''::text"), t.\(own.rawValue))")
         }
+        let levels = 1...Self.maxDepth
+        let keys = levels.map { "e\($0).key" }.joined(separator: ", ")
+        let leaf = "coalesce(" + levels.reversed().map { "e\($0).value" }.joined(separator: ", ") + ")"
+        let walk = levels.dropFirst().map { level in
+            "LEFT JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(e\(level - 1).value) = 'object' THEN e\(level - 1).value END) AS e\(level) ON true"
+        }.joined(separator: "\n")
         let seen = try connection.query(
             """
-            SELECT f.member, f.event, to_json(f.path)::text, string_agg(DISTINCT f.kind, ',')
-            FROM events.\(table.name) AS t
-            CROSS JOIN LATERAL (\(members.joined(separator: " UNION ALL "))) AS f (member, event, path, kind)
-            WHERE t.tenant_id = $1 AND t.loaded_at >= $2::timestamptz
-            GROUP BY 1, 2, 3
+            SELECT member, event, to_json(path)::text, kinds FROM (
+                SELECT m.member, m.event, array_remove(ARRAY[\(keys)], NULL) AS path,
+                    bit_or(CASE jsonb_typeof(\(leaf))
+                        WHEN 'boolean' THEN 1 WHEN 'number' THEN 2
+                        WHEN 'string' THEN CASE WHEN \(leaf) #>> '{}' ~ '^\\d{4}-\\d\\d-\\d\\d[T ]\\d\\d:\\d\\d' THEN 4 ELSE 8 END
+                        WHEN 'object' THEN CASE WHEN e\(Self.maxDepth).key IS NULL THEN 0 ELSE 16 END
+                        WHEN 'null' THEN 0
+                        ELSE 16 END) AS kinds
+                FROM \(source) AS t
+                CROSS JOIN LATERAL (VALUES \(members.joined(separator: ", "))) AS m (member, event, doc)
+                CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(m.doc) = 'object' THEN m.doc END) AS e1
+                \(walk)
+                WHERE t.tenant_id = $1 AND t.loaded_at >= $2::timestamptz
+                GROUP BY 1, 2, 3
+            ) AS fields
+            WHERE kinds <> 0
             ORDER BY 1, 2, 3
             """, tenantID, since)
         var added = 0
@@ -89,7 +137,8 @@ struct FieldDiscovery {
             let member: String = try row.decode(at: 0)
             let event: String = try row.decode(at: 1)
             let path: String = try row.decode(at: 2)
-            let kinds = Set(try row.decode(String.self, at: 3).split(separator: ",").compactMap { WarehouseField.Kind(rawValue: String($0)) })
+            let bits: Int = try row.decode(at: 3)
+            let kinds = Set(Self.kindBits.filter { bits & $0.bit != 0 }.map(\.kind))
             // A field keeps its first kind: one already in the catalog is left as it is.
             added += try connection.query(
                 """
@@ -102,12 +151,16 @@ struct FieldDiscovery {
         return added
     }
 
+    static let kindBits: [(bit: Int, kind: WarehouseField.Kind)] = [
+        (1, .boolean), (2, .number), (4, .timestamp), (8, .text), (16, .json),
+    ]
+
     /// Adds the track events seen since `since`; returns how many were new.
-    private func discoverEvents(tenantID: Int64, since: String) throws -> Int {
+    private func discoverEvents(source: String, tenantID: Int64, since: String) throws -> Int {
         try connection.query(
             """
             INSERT INTO inlet.bi_events (tenant_id, event, event_text)
-            SELECT $1, event, min(event_text) FROM events.tracks
+            SELECT $1, event, min(event_text) FROM \(source)
             WHERE tenant_id = $1 AND loaded_at >= $2::timestamptz
             GROUP BY event ORDER BY event
             ON CONFLICT DO NOTHING
