@@ -272,3 +272,32 @@ import Testing
         }
     }
 }
+
+/// The BI commands as an operator runs them.
+@Suite struct BICommandTests {
+    @Test func createRefreshAndShowFromTheCommandLine() throws {
+        let url = try TestDatabase.createMigrated("bi_cli")
+        let env = ["DATABASE_URL": url]
+        let created = try BuiltProducts.run("inlet", ["tenant", "create", "Cli Co", "--bi-schema", "cli_data", "--json"], environment: env)
+        #expect(created.status == 0, "\(created.error)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(created.output.utf8)) as? [String: Any])
+        #expect(object["bi_schema"] as? String == "cli_data")
+        let id = try #require(object["id"] as? Int)
+        // Created with its (empty) views, so a BI tool can connect before any data comes.
+        let connection = try TestDatabase.connect(url)
+        #expect(try connection.query("SELECT count(*) FROM cli_data.tracks").first?.decode(Int.self, at: 0) == 0)
+
+        let refreshed = try BuiltProducts.run("inlet", ["bi", "refresh", String(id)], environment: env)
+        #expect(refreshed.status == 0, "\(refreshed.error)")
+        #expect(refreshed.output.contains("tenant \(id) (cli_data): 8 views, 0 created, 0 replaced"), "\(refreshed.output)")
+        let all = try BuiltProducts.run("inlet", ["bi", "refresh", "--json"], environment: env)
+        #expect(all.output.contains(#""schema":"cli_data""#), "\(all.output)")
+        let shown = try BuiltProducts.run("inlet", ["tenant", "show", String(id)], environment: env)
+        #expect(shown.output.contains("BI schema     cli_data (views refreshed 20"), "\(shown.output)")
+
+        let refused = try BuiltProducts.run("inlet", ["tenant", "create", "Again", "--bi-schema", "cli_data"], environment: env)
+        #expect(refused.status != 0)
+        #expect(refused.error.contains("belongs to another tenant"), "\(refused.error)")
+        #expect(try BuiltProducts.run("inlet", ["bi", "refresh", "999999"], environment: env).status != 0)
+    }
+}
