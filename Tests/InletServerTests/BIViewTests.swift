@@ -1,6 +1,7 @@
 import Foundation
 import InletServer
 import InletTestSupport
+import NIOHTTP1
 import PostgresClient
 import Testing
 
@@ -299,5 +300,28 @@ import Testing
         #expect(refused.status != 0)
         #expect(refused.error.contains("belongs to another tenant"), "\(refused.error)")
         #expect(try BuiltProducts.run("inlet", ["bi", "refresh", "999999"], environment: env).status != 0)
+    }
+}
+
+@Suite struct BIAdminTests {
+    @Test func theAdminAPICreatesATenantWithItsSchemaAndViews() async throws {
+        var harness = try IngestHarness("bi_admin")
+        harness.configuration.adminToken = "bi-admin-token"
+        let url = harness.databaseURL
+        try await harness.run { client async throws in
+            let admin = [("Authorization", "Bearer bi-admin-token")]
+            let created = try await client.send(.POST, "/admin/tenants", headers: admin, body: #"{"name":"Api Co","bi_schema":"api_data"}"#)
+            #expect(created.status == 201, "\(created.body)")
+            #expect(created.json["bi_schema"] as? String == "api_data")
+            #expect(try TestDatabase.connect(url).query("SELECT count(*) FROM api_data.users").first?.decode(Int.self, at: 0) == 0)
+            let derived = try await client.send(.POST, "/admin/tenants", headers: admin, body: #"{"name":"Derived Name"}"#)
+            #expect(derived.json["bi_schema"] as? String == "derived_name")
+            let shown = try await client.get("/admin/tenants/\(try #require(created.json["id"] as? Int))", headers: admin)
+            #expect(shown.body.contains(#""biSchema":"api_data""#), "\(shown.body)")
+            for bad in ["Not-Valid", "api_data", "inlet"] {
+                let refused = try await client.send(.POST, "/admin/tenants", headers: admin, body: #"{"name":"x","bi_schema":"\#(bad)"}"#)
+                #expect(refused.status == 400, "\(bad): \(refused.body)")
+            }
+        }
     }
 }
