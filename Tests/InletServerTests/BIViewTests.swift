@@ -239,6 +239,28 @@ import Testing
                 == "2026-11-30 10:00:00,-,-")
     }
 
+    @Test func hostileKeysAndEventNamesAreOnlyNames() async throws {
+        let harness = try IngestHarness("bi_hostile")
+        let tenant = try harness.tenant("Hostile")
+        try await harness.run { client async throws in
+            let message = #"""
+                {"type":"track","messageId":"h-1","userId":"u","event":"x'); DROP TABLE events.tracks; --",
+                 "properties":{"a'); DROP TABLE events.users; --":1,"quote\"d":2,"back\\slash'":3,"Été déjà":4,"":5}}
+                """#
+            #expect(try await client.post("/", json: message, token: tenant.token).status == 200)
+        }
+        let connection = try harness.connect()
+        let report = try #require(try BIRefresh(connection: connection).refresh(tenantID: tenant.id))
+        #expect(report.failed.isEmpty, "\(report.failed)")
+        let view = "x_drop_table_events_tracks"
+        let hostile = try columns(connection, "hostile", view)
+        for name in ["a_drop_table_events_users", "quote_d", "back_slash", "été_déjà", "_"] {
+            #expect(hostile[name] == "numeric", "\(name) in \(hostile.keys.sorted())")
+        }
+        #expect(try value(connection, "SELECT a_drop_table_events_users + quote_d + back_slash + \"été_déjà\" + \"_\" FROM hostile.\(view)") == "15")
+        #expect(try connection.query("SELECT count(*) FROM events.users").first != nil)
+    }
+
     @Test func schemaNamesAreDerivedUniqueAndChecked() throws {
         let url = try TestDatabase.createMigrated("bi_names")
         let store = TenantStore(connection: try TestDatabase.connect(url))
