@@ -80,4 +80,5 @@ public enum SQLState {
     public static let lockNotAvailable = "55P03"
     public static let invalidCatalogName = "3D000"
     public static let duplicateDatabase = "42P04"
+    public static let insufficientPrivilege = "42501"
 }

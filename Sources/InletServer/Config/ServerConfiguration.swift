@@ -21,6 +21,8 @@ public struct ServerConfiguration: Sendable {
     /// do not hold connections forever. Longer than a load balancer's idle timeout (AWS ALB: 60 s),
     /// so the balancer, not Inlet, closes idle keep-alive connections.
     public var idleTimeout: Duration = .seconds(75)
+    /// Settings of the BI roles the admin API creates.
+    public var bi = BIRoleConfiguration()
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -36,7 +38,8 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
     /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
     ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
-    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
+    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``, the BI role knobs of
+    ///   ``BIRoleConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -48,5 +51,6 @@ public struct ServerConfiguration: Sendable {
         publicURL = reader.string(forKey: "inlet.public.url")
         segmentIntegration = reader.string(forKey: "inlet.segment.integration", default: "inlet")
         idleTimeout = .milliseconds(reader.int(forKey: "inlet.idle.timeout.ms", default: 75_000))
+        bi = BIRoleConfiguration(reader: reader)
     }
 }

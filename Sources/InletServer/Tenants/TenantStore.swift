@@ -8,6 +8,8 @@ public struct Tenant: Sendable, Hashable, Codable {
     public let createdAt: String
     public let redirectURL: String?
     public let enableCompletedAt: String?
+    /// The tenant's BI schema (issue 12; the lead's V0011 defines it).
+    public let biSchema: String
 }
 
 /// A tenant with its tokens and its traffic: what `inlet tenant show` prints.
@@ -20,6 +22,8 @@ public struct TenantDetails: Sendable, Hashable, Codable {
     public let messagesLast24Hours: Int64
     public let lastMessageAt: String?
     public let segmentSettings: String?
+    /// The tenant's BI login role (`inlet tenant grant-bi`), if it has one.
+    public var biRole: String? = nil
 }
 
 /// Who changed a tenant, for the audit trail.
@@ -36,7 +40,7 @@ public struct TenantStore {
 
     public init(connection: Connection) { self.connection = connection }
 
-    static let columns = "t.id, t.name, t.enabled, t.created_at, t.redirect_url, t.enable_completed_at"
+    static let columns = "t.id, t.name, t.enabled, t.created_at, t.redirect_url, t.enable_completed_at, t.bi_schema"
 
     /// Creates a tenant with a fresh token; the token is returned once and only its hash stored.
     public func create(name: String, redirectURL: String? = nil, actor: Actor = .cli) throws -> (Tenant, TenantToken) {
@@ -112,14 +116,16 @@ public struct TenantStore {
                     (SELECT min(expires_at)::text FROM inlet.tenant_tokens k WHERE k.tenant_id = t.id AND k.expires_at > now()),
                     (SELECT coalesce(sum(messages), 0) FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id AND r.hour > now() - interval '24 hours'),
                     (SELECT max(last_message_at)::text FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id),
-                    t.segment_settings::text
+                    t.segment_settings::text,
+                    (SELECT b.role_name FROM inlet.bi_roles b WHERE b.tenant_id = t.id)
                 FROM inlet.tenants t WHERE t.id = $1
                 """, id
             ).first
         else { throw TenantError.notFound(id) }
         return TenantDetails(
-            tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 6), graceEndsAt: try row.decode(at: 7),
-            messagesLast24Hours: try row.decode(at: 8), lastMessageAt: try row.decode(at: 9), segmentSettings: try row.decode(at: 10))
+            tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 7), graceEndsAt: try row.decode(at: 8),
+            messagesLast24Hours: try row.decode(at: 9), lastMessageAt: try row.decode(at: 10), segmentSettings: try row.decode(at: 11),
+            biRole: try row.decode(at: 12))
     }
 
     /// Records that the tenant came back from Segment's enable page.
@@ -170,7 +176,8 @@ public struct TenantStore {
     static func tenant(from row: Row) throws -> Tenant {
         Tenant(
             id: try row.decode(at: 0), name: try row.decode(at: 1), enabled: try row.decode(at: 2),
-            createdAt: try row.decode(at: 3), redirectURL: try row.decode(at: 4), enableCompletedAt: try row.decode(at: 5))
+            createdAt: try row.decode(at: 3), redirectURL: try row.decode(at: 4), enableCompletedAt: try row.decode(at: 5),
+            biSchema: try row.decode(at: 6))
     }
 }
 
