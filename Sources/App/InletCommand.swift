@@ -162,7 +162,7 @@ extension TenantCommand {
                 + "INLET_BI_IDLE_IN_TRANSACTION_TIMEOUT, INLET_BI_CONNECTION_LIMIT.")
         @Argument var id: Int64
 
-        @Flag(help: "The tenant has a BI role already: give it a new password (the old one stops working).")
+        @Flag(help: "When the tenant has a BI role already, give it a new password (the old one stops working at once).")
         var resetPassword = false
 
         @Flag(help: "Print one JSON object: role, password, schema, database, tenant_id.")
@@ -170,14 +170,14 @@ extension TenantCommand {
 
         func run() throws {
             let store = BIRoleStore(connection: try connectFromEnvironment(), configuration: BIRoleConfiguration(reader: environment))
-            let credentials = resetPassword ? try store.resetPassword(tenant: id) : try store.grant(tenant: id)
+            let (credentials, created) = resetPassword ? try store.grantOrResetPassword(tenant: id) : (try store.grant(tenant: id), true)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(credentials), as: UTF8.self))
                 return
             }
-            print("tenant \(id): BI role \(credentials.role) \(resetPassword ? "has a new password" : "created"), reading schema \(credentials.schema)")
+            print("tenant \(id): BI role \(credentials.role) \(created ? "created" : "has a new password"), reading schema \(credentials.schema)")
             print("password (shown once, store it now): \(credentials.password)")
             print("connect: psql \"host=HOST dbname=\(credentials.database) user=\(credentials.role)\"")
         }

@@ -259,6 +259,9 @@ import Testing
         let again = try BuiltProducts.run("inlet", ["tenant", "grant-bi", String(tenant.id)], environment: environment)
         #expect(again.status != 0)
         #expect(again.error.contains("already has BI role \(role)"), "\(again.error)")
+        let reset = try BuiltProducts.run("inlet", ["tenant", "grant-bi", String(tenant.id), "--reset-password"], environment: environment)
+        #expect(reset.status == 0, "\(reset.error)")
+        #expect(reset.output.contains("BI role \(role) has a new password"), "\(reset.output)")
 
         let open = try database.connect(as: role)
         try open.execute("BEGIN; SELECT count(*) FROM events.tracks")
@@ -273,7 +276,7 @@ import Testing
         #expect(try Self.count(superuser, "SELECT count(*) FROM pg_default_acl d JOIN pg_namespace n ON n.oid = d.defaclnamespace WHERE n.nspname = $1 AND d.defaclacl::text LIKE '%' || $2 || '%'", tenant.biSchema, role) == 0)
         let audit = try superuser.query("SELECT action FROM inlet.tenant_audit WHERE tenant_id = $1 ORDER BY id", tenant.id)
             .rows.map { try $0.decode(String.self, at: 0) }
-        #expect(audit == ["create", "bi_role_granted", "bi_role_revoked"])
+        #expect(audit == ["create", "bi_role_granted", "bi_role_password_reset", "bi_role_revoked"])
         #expect(try BuiltProducts.run("inlet", ["tenant", "show", String(tenant.id)], environment: environment).output.contains("BI role       none"))
         #expect(try BuiltProducts.run("inlet", ["tenant", "revoke-bi", String(tenant.id)], environment: environment).status != 0)
 

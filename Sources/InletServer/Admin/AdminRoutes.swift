@@ -82,8 +82,7 @@ struct AdminRoutes: Sendable {
             let bi = bi
             let (credentials, created) = try await database.withConnection { connection in
                 let store = BIRoleStore(connection: connection, configuration: bi)
-                if reset, try store.role(ofTenant: id) != nil { return (try store.resetPassword(tenant: id, actor: .adminAPI), false) }
-                return (try store.grant(tenant: id, actor: .adminAPI), true)
+                return reset ? try store.grantOrResetPassword(tenant: id, actor: .adminAPI) : (try store.grant(tenant: id, actor: .adminAPI), true)
             }
             return EditedResponse(
                 status: created ? .created : .ok, headers: [.cacheControl: "no-store"], response: JSONResponse(credentials))

@@ -80,6 +80,13 @@ public struct BIRoleStore {
         return BICredentials(tenantID: id, role: name, password: password, schema: schema, database: try currentDatabase())
     }
 
+    /// `grant-bi --reset-password` and `{"reset_password": true}`: a new password for the
+    /// tenant's BI role when it has one, else a new role. `created` tells which.
+    public func grantOrResetPassword(tenant id: Int64, actor: Actor = .cli) throws -> (credentials: BICredentials, created: Bool) {
+        if try role(ofTenant: id) != nil { return (try resetPassword(tenant: id, actor: actor), false) }
+        return (try grant(tenant: id, actor: actor), true)
+    }
+
     /// Gives the tenant's existing BI role a new password (the old one stops working at once)
     /// and applies the current settings (timeouts, connection limit) to it again.
     public func resetPassword(tenant id: Int64, actor: Actor = .cli) throws -> BICredentials {
