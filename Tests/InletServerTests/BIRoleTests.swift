@@ -208,16 +208,24 @@ import Testing
             superuser, "SELECT count(*) FROM inlet.bi_roles b WHERE b::text LIKE '%' || $1 || '%'", grant.password) == 0)
     }
 
-    @Test func theStatementTimeoutCancelsALongQuery() async throws {
+    @Test func theTimeoutsAndTheConnectionLimitHold() async throws {
         let database = try OwnedDatabase("bi_timeout")
         let (tenant, _) = try TenantStore(connection: try database.connect(as: database.owner)).create(name: "Slow")
         var configuration = BIRoleConfiguration()
         configuration.statementTimeout = "300ms"
+        configuration.idleInTransactionTimeout = "300ms"
+        configuration.connectionLimit = 1
         let grant = try database.store(configuration).grant(tenant: tenant.id)
         let bi = try database.connect(as: grant.role)
         let started = ContinuousClock.now
         #expect(Self.sqlState { try bi.query("SELECT pg_sleep(10)") } == SQLState.queryCanceled)
         #expect(ContinuousClock.now - started < .seconds(5))
+        #expect(Self.sqlState { _ = try database.connect(as: grant.role) } != nil, "a second session is over the limit")
+
+        // A transaction left open ends the session, and with it its locks.
+        try bi.execute("BEGIN; SELECT count(*) FROM events.users")
+        try await Task.sleep(for: .seconds(1))
+        #expect(throws: PostgresError.self) { try bi.query("SELECT 1") }
 
         configuration.statementTimeout = "soon"
         #expect(throws: PostgresError.self) { try database.store(configuration).resetPassword(tenant: tenant.id) }
@@ -283,6 +291,36 @@ import Testing
         // A new grant after a revoke is a new role with a new name.
         let regranted = try database.store().grant(tenant: tenant.id)
         #expect(regranted.role != role)
+    }
+
+    @Test func concurrentGrantsForOneTenantLeaveOneRole() async throws {
+        let database = try OwnedDatabase("bi_race")
+        let (tenant, _) = try TenantStore(connection: try database.connect(as: database.owner)).create(name: "Race")
+        let url = database.ownerURL
+        // Role names are the cluster's, and other tests' tenants have the same ids (so the same
+        // stand-in schema names): this test's roles are told apart by a connection limit no
+        // other test uses.
+        var unique = BIRoleConfiguration()
+        unique.connectionLimit = Int.random(in: 1_000...1_000_000)
+        let configuration = unique
+        let outcomes = await withTaskGroup(of: String?.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    do {
+                        return try BIRoleStore(connection: TestDatabase.connect(url), configuration: configuration).grant(tenant: tenant.id).role
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            return await group.reduce(into: [String?]()) { $0.append($1) }
+        }
+        let winners = outcomes.compactMap { $0 }
+        #expect(winners.count == 1, "\(outcomes)")
+        let superuser = try database.superuser()
+        // The losers' CREATE ROLE was rolled back with their transaction: no orphan role.
+        #expect(try Self.count(superuser, "SELECT count(*) FROM pg_roles WHERE rolconnlimit = $1", configuration.connectionLimit) == 1)
+        #expect(try superuser.query("SELECT role_name FROM inlet.bi_roles").rows.map { try $0.decode(String.self, at: 0) } == winners)
     }
 
     @Test func aPasswordResetKeepsTheRoleAndChangesItsHash() async throws {
