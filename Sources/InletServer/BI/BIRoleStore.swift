@@ -107,9 +107,13 @@ public struct BIRoleStore {
 
     /// Drops the tenant's BI role: no new logins, its sessions terminated, its privileges
     /// revoked, the role dropped and unmapped. Returns the role that was dropped.
+    ///
+    /// When the drop fails (another database holds privileges granted to the role by hand, say)
+    /// the role stays mapped, unable to log in, and the error names what holds it: revoke again
+    /// once that is removed.
     @discardableResult
     public func revoke(tenant id: Int64, actor: Actor = .cli) throws -> BIRole {
-        _ = try biSchema(of: id)
+        _ = try biSchema(of: id)  // an unknown tenant is "no tenant", not "no BI role"
         guard let existing = try role(ofTenant: id) else { throw BIRoleError.notGranted(id) }
         try requireRoleManagement()
         let quotedRole = try connection.escapeIdentifier(existing.role)

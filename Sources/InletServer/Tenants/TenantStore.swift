@@ -8,7 +8,7 @@ public struct Tenant: Sendable, Hashable, Codable {
     public let createdAt: String
     public let redirectURL: String?
     public let enableCompletedAt: String?
-    /// The tenant's BI schema (issue 12; the lead's V0011 defines it).
+    /// The tenant's BI schema (V0011): its views, and the search path of its BI role.
     public let biSchema: String
 }
 
@@ -117,7 +117,7 @@ public struct TenantStore {
                     (SELECT coalesce(sum(messages), 0) FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id AND r.hour > now() - interval '24 hours'),
                     (SELECT max(last_message_at)::text FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id),
                     t.segment_settings::text,
-                    (SELECT b.role_name FROM inlet.bi_roles b WHERE b.tenant_id = t.id)
+                    (SELECT b.role_name FROM inlet.bi_roles b WHERE b.tenant_id = t.id) AS bi_role
                 FROM inlet.tenants t WHERE t.id = $1
                 """, id
             ).first
@@ -125,7 +125,7 @@ public struct TenantStore {
         return TenantDetails(
             tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 7), graceEndsAt: try row.decode(at: 8),
             messagesLast24Hours: try row.decode(at: 9), lastMessageAt: try row.decode(at: 10), segmentSettings: try row.decode(at: 11),
-            biRole: try row.decode(at: 12))
+            biRole: try row.decode(named: "bi_role"))
     }
 
     /// Records that the tenant came back from Segment's enable page.
