@@ -386,6 +386,35 @@ import Testing
         #expect(try actors.rows.map { try $0.decode(String.self, at: 0) } == ["admin-api"])
     }
 
+    @Test func theOptionalHardeningTakesAdvisoryLocksAndLargeObjectsFromBIRoles() async throws {
+        let database = try OwnedDatabase("bi_hardening")
+        let (tenant, _) = try TenantStore(connection: try database.connect(as: database.owner)).create(name: "Eta")
+        let grant = try database.store().grant(tenant: tenant.id)
+        let bi = try database.connect(as: grant.role)
+        // Without it: a BI role can hold the lock that creating a month takes, and write.
+        #expect(Self.sqlState { try bi.query("SELECT pg_try_advisory_lock(hashtext('inlet.ensure_month_partitions'), 1)") } == nil)
+        #expect(Self.sqlState { try bi.query("SELECT lo_create(0)") } == nil, "even in a read-only session")
+        try bi.execute("SELECT pg_advisory_unlock_all()")
+
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appending(path: "scripts/bi-hardening.sql")
+        let superuser = try database.superuser()
+        try superuser.execute(try String(contentsOf: script, encoding: .utf8))
+        try superuser.execute(try String(contentsOf: script, encoding: .utf8))  // idempotent
+
+        let after = try database.connect(as: grant.role)
+        for statement in [
+            "SELECT pg_advisory_lock(1)", "SELECT pg_try_advisory_lock(hashtext('inlet.ensure_month_partitions'), 1)",
+            "SELECT pg_advisory_xact_lock(1)", "SELECT lo_create(0)", "SELECT lo_from_bytea(0, 'x')",
+        ] {
+            #expect(Self.sqlState { try after.query(statement) } == SQLState.insufficientPrivilege, "\(statement)")
+        }
+        // Inlet's own role keeps them: months are still created, the migrator still locks.
+        let owner = try database.connect(as: database.owner)
+        #expect(Self.sqlState { try owner.query("SELECT inlet.ensure_month_partitions(now() + interval '5 years')") } == nil)
+        try TestDatabase.migrate(database.ownerURL)
+    }
+
     @Test func roleNamesFitPostgresAndKeepOnlySafeCharacters() {
         let long = String(repeating: "a", count: 63)
         #expect(BIRoleStore.roleName(schema: long, suffix: "abcdefghij").utf8.count == 63)
