@@ -44,7 +44,7 @@ struct Serve: AsyncParsableCommand {
 struct TenantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant", abstract: "Manage tenants.",
-        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, Rotate.self])
+        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, Rotate.self, GrantBI.self, RevokeBI.self])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -111,6 +111,7 @@ struct TenantCommand: ParsableCommand {
             print("last 24 h     \(details.messagesLast24Hours) messages stored")
             print("last message  \(details.lastMessageAt ?? "never")")
             if let settings = details.segmentSettings { print("settings      \(settings)") }
+            print("BI role       \(details.biRole ?? "none")")
         }
     }
 
@@ -154,6 +155,48 @@ struct TenantCommand: ParsableCommand {
             let (token, ends) = try store.rotate(id: id, grace: graceDuration)
             let tenant = try store.show(id: id).tenant
             printToken(tenant: tenant, token: token, json: json, headline: "tenant \(id): new token; the old one works until \(ends)")
+        }
+    }
+}
+
+extension TenantCommand {
+    struct GrantBI: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grant-bi",
+            abstract: "Create a read-only PostgreSQL login role for the tenant's BI tools; print its password once.",
+            discussion: "Needs CREATEROLE for the database role of DATABASE_URL. Settings: INLET_BI_STATEMENT_TIMEOUT, "
+                + "INLET_BI_IDLE_IN_TRANSACTION_TIMEOUT, INLET_BI_CONNECTION_LIMIT.")
+        @Argument var id: Int64
+
+        @Flag(help: "When the tenant has a BI role already, give it a new password (the old one stops working at once).")
+        var resetPassword = false
+
+        @Flag(help: "Print one JSON object: role, password, schema, database, tenant_id.")
+        var json = false
+
+        func run() throws {
+            let store = BIRoleStore(connection: try connectFromEnvironment(), configuration: BIRoleConfiguration(reader: environment))
+            let (credentials, created) = resetPassword ? try store.grantOrResetPassword(tenant: id) : (try store.grant(tenant: id), true)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(credentials), as: UTF8.self))
+                return
+            }
+            print("tenant \(id): BI role \(credentials.role) \(created ? "created" : "has a new password"), reading schema \(credentials.schema)")
+            print("password (shown once, store it now): \(credentials.password)")
+            print("connect: psql \"host=HOST dbname=\(credentials.database) user=\(credentials.role)\"")
+        }
+    }
+
+    struct RevokeBI: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-bi", abstract: "Drop the tenant's BI role, ending its open sessions.")
+        @Argument var id: Int64
+
+        func run() throws {
+            let role = try BIRoleStore(connection: try connectFromEnvironment()).revoke(tenant: id)
+            print("tenant \(id): BI role \(role.role) dropped")
         }
     }
 }

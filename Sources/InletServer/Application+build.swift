@@ -47,7 +47,7 @@ public func buildApplication(
     if let adminToken = configuration.adminToken {
         AdminRoutes(
             adminToken: adminToken, database: database, integration: configuration.segmentIntegration,
-            publicURL: configuration.publicURL
+            publicURL: configuration.publicURL, bi: configuration.bi
         ).register(on: router)
     }
 

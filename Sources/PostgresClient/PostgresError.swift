@@ -81,4 +81,5 @@ public enum SQLState {
     public static let invalidTableDefinition = "42P16"
     public static let invalidCatalogName = "3D000"
     public static let duplicateDatabase = "42P04"
+    public static let insufficientPrivilege = "42501"
 }

@@ -77,9 +77,13 @@ import Testing
         }
         let connection = try harness.connect()
         _ = try BIRefresh(connection: connection).refreshAll()
-        try connection.execute("SET search_path = shop")
+        // As the analyst runs them: logged in as the tenant's BI role, with its search path.
+        let role = try BIRoleStore(connection: connection).grant(tenant: shop.id).role
+        var login = try #require(URLComponents(string: harness.databaseURL))
+        login.user = role
+        let analyst = try TestDatabase.connect(try #require(login.string))
         for (name, sql) in examples.sorted(by: { $0.key < $1.key }) {
-            let rows = try connection.query(sql).rows.map { $0.values.map { $0 ?? "NULL" }.joined(separator: "|") }
+            let rows = try analyst.query(sql).rows.map { $0.values.map { $0 ?? "NULL" }.joined(separator: "|") }
             #expect(rows == Self.expected[name], "\(name)")
         }
     }

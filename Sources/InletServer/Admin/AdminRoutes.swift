@@ -14,6 +14,8 @@ struct AdminRoutes: Sendable {
     let integration: String
     /// Public base URL of this service (`INLET_PUBLIC_URL`): where Segment sends the user back to.
     let publicURL: String?
+    /// Settings of the BI roles `POST /admin/tenants/{id}/bi-role` creates.
+    var bi = BIRoleConfiguration()
 
     func register(on router: Router<some RequestContext>) {
         let admin = router.group("admin/tenants")
@@ -75,6 +77,27 @@ struct AdminRoutes: Sendable {
                 status: .seeOther, headers: [.location: location, .cacheControl: "no-store"],
                 response: JSONResponse(EnableFlowStarted(id: tenant.id, enable_url: location)))
         }
+        // A read-only PostgreSQL login role for the tenant's BI tools (BIRoleStore). 201 with
+        // the password, shown once; `{"reset_password": true}` gives an existing role a new one
+        // (200) instead of answering 409.
+        admin.post(":id/bi-role") { request, context in
+            try authorize(request)
+            let id = try tenantID(context)
+            let reset = (try? await request.decode(as: BIRoleInput.self, context: context))?.reset_password ?? false
+            let bi = bi
+            let (credentials, created) = try await database.withConnection { connection in
+                let store = BIRoleStore(connection: connection, configuration: bi)
+                return reset ? try store.grantOrResetPassword(tenant: id, actor: .adminAPI) : (try store.grant(tenant: id, actor: .adminAPI), true)
+            }
+            return EditedResponse(
+                status: created ? .created : .ok, headers: [.cacheControl: "no-store"], response: JSONResponse(credentials))
+        }
+        admin.delete(":id/bi-role") { request, context -> Response in
+            try authorize(request)
+            let id = try tenantID(context)
+            _ = try await database.withConnection { try BIRoleStore(connection: $0).revoke(tenant: id, actor: .adminAPI) }
+            return Response(status: .noContent)
+        }
         // GET must change nothing (a link preview, a prefetch or a crawler would otherwise issue
         // tokens). `GET .../enable` started the flow before; it is answered the same way, so an
         // old caller learns where the flow went instead of getting a 404.
@@ -107,6 +130,10 @@ struct AdminRoutes: Sendable {
 
     struct RotateInput: Decodable {
         let grace_seconds: Int64?
+    }
+
+    struct BIRoleInput: Decodable {
+        let reset_password: Bool?
     }
 
     struct EnableFlowStarted: Encodable {

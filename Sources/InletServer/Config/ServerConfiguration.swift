@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     /// How often the server refreshes every tenant's BI views (new events and fields become
     /// columns); nil: never (operators run `inlet bi refresh`).
     public var biRefreshInterval: Duration? = .seconds(300)
+    /// Settings of the BI roles the admin API creates.
+    public var bi = BIRoleConfiguration()
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -40,7 +42,8 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
     ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
     /// - `INLET_BI_REFRESH_INTERVAL_MS` (default `300000`; `0` turns the periodic refresh off)
-    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
+    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``, the BI role knobs of
+    ///   ``BIRoleConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -54,5 +57,6 @@ public struct ServerConfiguration: Sendable {
         idleTimeout = .milliseconds(reader.int(forKey: "inlet.idle.timeout.ms", default: 75_000))
         let biRefresh = reader.int(forKey: "inlet.bi.refresh.interval.ms", default: 300_000)
         biRefreshInterval = biRefresh > 0 ? .milliseconds(biRefresh) : nil
+        bi = BIRoleConfiguration(reader: reader)
     }
 }

@@ -24,6 +24,8 @@ public struct TenantDetails: Sendable, Hashable, Codable {
     public let segmentSettings: String?
     /// When the tenant's BI views were last refreshed (`inlet bi refresh`, or the server).
     public let biRefreshedAt: String?
+    /// The tenant's BI login role (`inlet tenant grant-bi`), if it has one.
+    public var biRole: String? = nil
 }
 
 /// Who changed a tenant, for the audit trail.
@@ -120,7 +122,8 @@ public struct TenantStore {
                     (SELECT min(expires_at)::text FROM inlet.tenant_tokens k WHERE k.tenant_id = t.id AND k.expires_at > now()),
                     (SELECT coalesce(sum(messages), 0) FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id AND r.hour > now() - interval '24 hours'),
                     (SELECT max(last_message_at)::text FROM inlet.tenant_traffic r WHERE r.tenant_id = t.id),
-                    t.segment_settings::text, t.bi_refreshed_at::text
+                    t.segment_settings::text, t.bi_refreshed_at::text AS bi_refreshed_at,
+                    (SELECT b.role_name FROM inlet.bi_roles b WHERE b.tenant_id = t.id) AS bi_role
                 FROM inlet.tenants t WHERE t.id = $1
                 """, id
             ).first
@@ -128,7 +131,7 @@ public struct TenantStore {
         return TenantDetails(
             tenant: try Self.tenant(from: row), activeTokens: try row.decode(at: 7), graceEndsAt: try row.decode(at: 8),
             messagesLast24Hours: try row.decode(at: 9), lastMessageAt: try row.decode(at: 10), segmentSettings: try row.decode(at: 11),
-            biRefreshedAt: try row.decode(at: 12))
+            biRefreshedAt: try row.decode(named: "bi_refreshed_at"), biRole: try row.decode(named: "bi_role"))
     }
 
     /// Records that the tenant came back from Segment's enable page.
