@@ -101,28 +101,26 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT CASE WHEN jsonb_typeof(v) <> 'null' THEN v END $$;
 
 -- An ISO 8601 date-time string as a timestamp; without an offset it is UTC (as Segment reads
--- it), whatever the reader's TimeZone. A string that only looks like one (month 13) is NULL.
+-- it), whatever the reader's TimeZone. A string that only looks like one (month 13, 30
+-- February, 24:00) is NULL. Plain SQL with no exception handler: a plpgsql handler starts a
+-- subtransaction, which PostgreSQL refuses inside a parallel query, so analysts' queries over
+-- large months (planned in parallel) would fail. Discovery uses the same test to tell a
+-- timestamp field from a text one.
 CREATE FUNCTION inlet_bi.as_timestamp(v jsonb) RETURNS timestamptz
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$
-DECLARE
-    s text;
-BEGIN
-    IF jsonb_typeof(v) IS DISTINCT FROM 'string' THEN
-        RETURN NULL;
-    END IF;
-    s := v #>> '{}';
-    IF s !~ '^\d{4}-\d\d-\d\d[T ]\d\d:\d\d' THEN
-        RETURN NULL;
-    END IF;
-    IF s ~ '(Z|z|[+-]\d\d(:?\d\d)?)$' THEN
-        RETURN s::timestamptz;
-    END IF;
-    RETURN s::timestamp AT TIME ZONE 'UTC';
-EXCEPTION WHEN data_exception THEN
-    RETURN NULL;
-END;
+    SELECT CASE
+        WHEN m IS NULL THEN NULL
+        WHEN m[1]::int < 1 OR m[2]::int NOT BETWEEN 1 AND 12 OR m[3]::int < 1 OR m[4]::int > 23 OR m[5]::int > 59
+            OR coalesce(m[6], '0')::numeric >= 60 OR coalesce(m[9], '0')::int > 15 OR coalesce(m[10], '0')::int > 59 THEN NULL
+        WHEN m[3]::int > extract(day FROM make_date(m[1]::int, m[2]::int, 1) + interval '1 month - 1 day') THEN NULL
+        ELSE make_timestamptz(m[1]::int, m[2]::int, m[3]::int, m[4]::int, m[5]::int, coalesce(m[6], '0')::double precision, 'UTC')
+            - CASE m[8] WHEN '-' THEN -1 ELSE 1 END
+              * make_interval(hours => coalesce(m[9], '0')::int, mins => coalesce(m[10], '0')::int)
+    END
+    FROM (SELECT CASE WHEN jsonb_typeof(v) = 'string' THEN regexp_match(v #>> '{}',
+        '^(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d)(?::(\d\d(?:\.\d{1,6})?)\d*)?(?:([Zz])|([+-])(\d\d)(?::?(\d\d))?)?$') END AS m
+    ) AS parsed
 $$;
 
 -- The catalog of discovered columns. A field's kind is fixed when it is first seen (a view's

@@ -118,7 +118,9 @@ public struct BIRefresh {
             if dropFirst {
                 try connection.execute("DROP VIEW \(WarehouseName.quoted(schema)).\(WarehouseName.quoted(view.name))")
             }
-            try connection.execute(view.sql)
+            // One statement only (the extended protocol refuses more): a definition is never
+            // a way to run anything else, even if quoting had a flaw.
+            try connection.query(view.sql)
             try connection.query(
                 """
                 INSERT INTO inlet.bi_views (tenant_id, view_name, definition) VALUES ($1, $2, $3)

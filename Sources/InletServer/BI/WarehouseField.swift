@@ -83,11 +83,25 @@ enum WarehouseName {
 
     /// A quoted identifier, whatever characters it has.
     static func quoted(_ name: String) -> String {
-        "\"" + name.replacing("\"", with: "\"\"") + "\""
+        "\"" + doubling(in: name, [UInt8(ascii: "\"")]) + "\""
     }
 
     /// A string literal, whatever characters it has and whatever standard_conforming_strings says.
     static func literal(_ text: String) -> String {
-        "E'" + text.replacing("\\", with: "\\\\").replacing("'", with: "''") + "'"
+        "E'" + doubling(in: text, [UInt8(ascii: "'"), UInt8(ascii: "\\")]) + "'"
+    }
+
+    /// `text` with each byte of `bytes` doubled. Bytes, not Characters: Swift compares strings by
+    /// grapheme cluster, so a quote followed by a combining accent (or after a prepended mark)
+    /// is one Character that `replacing("'", ...)` leaves alone, while PostgreSQL sees a quote.
+    /// In UTF-8 an ASCII byte is never part of another character, so doubling bytes is exact.
+    static func doubling(in text: String, _ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 2)
+        for byte in text.utf8 {
+            out.append(byte)
+            if bytes.contains(byte) { out.append(byte) }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
