@@ -8,7 +8,8 @@ import Logging
 /// call this, so what is tested is what runs.
 ///
 /// Services shut down in reverse order after the HTTP server (which Hummingbird runs last):
-/// first the writers drain the queue, then readiness and the tenant directory stop.
+/// first the writers drain the queue, then retention, erasure (after its current step),
+/// readiness and the tenant directory stop.
 public func buildApplication(
     configuration: ServerConfiguration, logger: Logger, metrics: IngestMetrics = IngestMetrics()
 ) throws -> some ApplicationProtocol {
@@ -18,6 +19,8 @@ public func buildApplication(
     let readiness = Readiness(
         database: database, migrations: migrations, interval: configuration.readinessInterval, logger: logger)
     let tenants = TenantDirectory(database: database, refreshInterval: ingest.tenantRefreshInterval, logger: logger)
+    let erasure = ErasureWorker(database: database, interval: configuration.erasure.interval, logger: logger)
+    let retention = RetentionJob(databaseURL: configuration.databaseURL, configuration: configuration.retention, logger: logger)
     let queue = IngestQueue(
         limits: .init(maxMessages: ingest.queueMaxMessages, maxBytes: ingest.queueMaxBytes, tenantShare: ingest.tenantQueueShare),
         metrics: metrics)
@@ -62,7 +65,7 @@ public func buildApplication(
                         additionalChannelHandlers: [ConnectionCloseHandler()], idleTimeout: .nanoseconds(idleNanoseconds))))
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
-        services: [tenants, readiness, writers],
+        services: [tenants, readiness, erasure, retention, writers],
         logger: logger
     )
 }

@@ -82,6 +82,8 @@ struct AdminRoutes: Sendable {
             }
         }
 
+        registerErasure(on: router)
+
         router.get("enable/callback") { request, _ in
             guard let id = request.uri.queryParameters.get("tenant", as: Int64.self),
                 let signature = request.uri.queryParameters.get("signature"),
@@ -136,7 +138,7 @@ struct AdminRoutes: Sendable {
         return TenantToken.base64URL(Array(mac))
     }
 
-    private func authorize(_ request: Request) throws {
+    func authorize(_ request: Request) throws {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
             constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
         else {
@@ -144,7 +146,7 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    private func tenantID(_ context: some RequestContext) throws -> Int64 {
+    func tenantID(_ context: some RequestContext) throws -> Int64 {
         try context.parameters.require("id", as: Int64.self)
     }
 

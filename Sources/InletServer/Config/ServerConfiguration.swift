@@ -21,6 +21,10 @@ public struct ServerConfiguration: Sendable {
     /// do not hold connections forever. Longer than a load balancer's idle timeout (AWS ALB: 60 s),
     /// so the balancer, not Inlet, closes idle keep-alive connections.
     public var idleTimeout: Duration = .seconds(75)
+    /// How erasure requests are carried out.
+    public var erasure = ErasureConfiguration()
+    /// What the daily retention job removes.
+    public var retention = RetentionConfiguration()
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -36,7 +40,8 @@ public struct ServerConfiguration: Sendable {
     /// - `INLET_READINESS_INTERVAL_MS` (`inlet.readiness.interval.ms`, default `1000`)
     /// - `INLET_ADMIN_TOKEN` (secret; the admin API is off without it), `INLET_PUBLIC_URL`,
     ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
-    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``
+    /// - the ingest knobs of ``IngestConfiguration/init(reader:)``, erasure's of
+    ///   ``ErasureConfiguration/init(reader:)`` and retention's of ``RetentionConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -48,5 +53,7 @@ public struct ServerConfiguration: Sendable {
         publicURL = reader.string(forKey: "inlet.public.url")
         segmentIntegration = reader.string(forKey: "inlet.segment.integration", default: "inlet")
         idleTimeout = .milliseconds(reader.int(forKey: "inlet.idle.timeout.ms", default: 75_000))
+        erasure = try ErasureConfiguration(reader: reader)
+        retention = try RetentionConfiguration(reader: reader)
     }
 }
