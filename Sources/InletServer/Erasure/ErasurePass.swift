@@ -60,6 +60,9 @@ public struct ErasurePass {
     public func run(tenant: Int64, shouldStop: () -> Bool = { false }, progress: (Progress) -> Void = { _ in }) throws -> Progress {
         var state = Progress(tenantID: tenant)
         for _ in 0..<Self.maxRounds {
+            let unfinished = try connection.query(
+                "SELECT EXISTS (SELECT 1 FROM inlet.delete_requests WHERE tenant_id = $1 AND processed_at IS NULL)", tenant)
+            guard try unfinished.first?.decode(Bool.self, at: 0) == true else { break }
             try resolveAnonymousIDs(tenant)
             let steps = try PartitionCatalog(connection: connection).partitions().map(\.qualifiedName) + Self.fixedSteps
             state.stepsTotal = steps.count
