@@ -87,22 +87,25 @@ public struct ErasurePass {
 
     /// Starts the tenant's new requests: their users' anonymous ids, from their identifies,
     /// are found and kept before any identify is deleted (afterwards they could not be found).
+    /// One read of the tenant's identifies for all of them.
     func resolveAnonymousIDs(_ tenant: Int64) throws {
         try connection.transaction {
             try limitStep()
             try connection.query(
                 """
                 WITH todo AS (
-                    SELECT message_id FROM inlet.delete_requests
+                    SELECT message_id, user_id FROM inlet.delete_requests
                     WHERE tenant_id = $1 AND processed_at IS NULL AND anonymous_ids IS NULL
-                    FOR UPDATE SKIP LOCKED)
+                    FOR UPDATE SKIP LOCKED),
+                found AS (
+                    SELECT i.user_id, array_agg(DISTINCT i.anonymous_id ORDER BY i.anonymous_id) AS ids
+                    FROM events.identifies i
+                    WHERE i.tenant_id = $1 AND i.user_id IN (SELECT user_id FROM todo) AND coalesce(i.anonymous_id, '') <> ''
+                    GROUP BY i.user_id)
                 UPDATE inlet.delete_requests r
-                SET started_at = now(),
-                    anonymous_ids = ARRAY(
-                        SELECT DISTINCT i.anonymous_id FROM events.identifies i
-                        WHERE i.tenant_id = $1 AND i.user_id = r.user_id AND coalesce(i.anonymous_id, '') <> ''
-                        ORDER BY 1)
-                FROM todo WHERE r.tenant_id = $1 AND r.message_id = todo.message_id
+                SET started_at = now(), anonymous_ids = coalesce(found.ids, '{}')
+                FROM todo LEFT JOIN found ON found.user_id = todo.user_id
+                WHERE r.tenant_id = $1 AND r.message_id = todo.message_id
                 """, tenant)
         }
     }

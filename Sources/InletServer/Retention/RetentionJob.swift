@@ -20,6 +20,9 @@ public final class RetentionJob: Service, Sendable {
         public var serviceTables = ServiceTablePruner.Result()
     }
 
+    /// Longest one statement of a run (a DETACH, a batch of deletes) may take.
+    static let statementTimeout = "5min"
+
     private let databaseURL: String
     private let configuration: RetentionConfiguration
     private let logger: Logger
@@ -53,6 +56,10 @@ public final class RetentionJob: Service, Sendable {
         return try await stepsUntilCancelled(thread: "inlet-retention") { shouldStop -> Outcome? in
             // Once a check an hour: a connection of its own, as long as the run.
             let connection = try Connection(url: url, applicationName: "inlet-retention")
+            // A DETACH waits for the queries that see its partition (an analyst's transaction
+            // left open): bounded, so a run never waits for hours; one cut short leaves the
+            // partition detach pending, and the next run finalizes it.
+            try connection.execute("SET statement_timeout = '\(RetentionJob.statementTimeout)'; SET lock_timeout = '1min'")
             guard try connection.query("SELECT pg_try_advisory_lock(hashtext('inlet.retention'))").first?.decode(Bool.self, at: 0) == true
             else { return nil }
             let due = try connection.query(
