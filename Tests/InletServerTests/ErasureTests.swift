@@ -177,6 +177,28 @@ import Testing
         #expect(done.rowsDeleted == Int64(victimRows + 3), "each row counted once across the two passes")
     }
 
+    /// Two requests of a tenant are carried out in one read of its rows, each counting its own
+    /// rows; a quarantined message that is not even UTF-8 goes when it names the user.
+    @Test func aPassCombinesATenantsRequestsAndCountsEachOnesRows() async throws {
+        let scene = try await Scene("erase_combined")
+        let (a, b, db, before, victimRows) = (scene.a, scene.b, scene.db, scene.before, scene.victimRows)
+        try db.query(
+            "INSERT INTO inlet.rejected_messages (tenant_id, reason, raw_message) VALUES ($1, 'not JSON', $2), ($1, 'not JSON', $3)",
+            a.id, ByteaValue([0xFF] + Array(#"{"userId":"victim","#.utf8)), ByteaValue([0xFF] + Array(#"{"userId":"victimless","#.utf8)))
+        let store = ErasureRequestStore(connection: db)
+        let victim = try store.record(tenant: a.id, userID: "victim", source: .cli)
+        let bystander = try store.record(tenant: a.id, userID: "bystander", source: .cli)
+        let outcome = try ErasurePass(connection: db).run(tenant: a.id)
+        #expect(outcome.finished == 2)
+        #expect(try store.find(tenant: a.id, messageID: victim.messageID)?.rowsDeleted == Int64(victimRows + 1 + 3))
+        #expect(try store.find(tenant: a.id, messageID: bystander.messageID)?.rowsDeleted == Int64(before.bystander + 1 + 1))
+        #expect(outcome.rowsDeleted == Int64(victimRows + before.bystander + 6))
+        #expect(try db.query("SELECT count(*) FROM inlet.rejected_messages WHERE tenant_id = $1", a.id).first?.decode(Int.self, at: 0) == 1)
+        #expect(try Self.rows(db, tenant: a.id, user: "victim", anonymous: "anon-v") == 0)
+        #expect(try Self.rows(db, tenant: a.id, user: "bystander", anonymous: "anon-b") == 0)
+        #expect(try Survivors(db, tenant: a.id, other: b.id).otherTenant == before.otherTenant)
+    }
+
     /// `inlet tenant erase-user` carries the request out in the foreground; `--no-wait` only
     /// records it.
     @Test func eraseUserErasesInTheForegroundOrLeavesItToTheServer() async throws {
