@@ -177,6 +177,34 @@ import Testing
         #expect(done.rowsDeleted == Int64(victimRows + 3), "each row counted once across the two passes")
     }
 
+    /// A server shut down in the middle of an erasure (its pass waiting for a lock an analyst
+    /// holds on one month) leaves the request running with its cursor; the next server, started
+    /// once the lock is gone, finishes it.
+    @Test func aServerStoppedInTheMiddleOfAnErasureLeavesItToTheNextServer() async throws {
+        let scene = try await Scene("erase_server_restart")
+        let (harness, a, b, db, before) = (scene.harness, scene.a, scene.b, scene.db, scene.before)
+        let analyst = try harness.connect()
+        try analyst.execute("BEGIN; LOCK TABLE events.tracks_y2025m06 IN SHARE MODE")
+        try await harness.run { client in
+            let db = try harness.connect()
+            let delete = try await client.post("/", json: #"{"type":"delete","userId":"victim","messageId":"delete-2"}"#, token: a.token)
+            #expect(delete.status == 200, "\(delete.body)")
+            // 2025-01's six tables and five of 2025-06's are done; the pass waits at tracks.
+            #expect(try await eventually(.seconds(20)) { (try Self.request(db, tenant: a.id)?.stepsDone ?? 0) >= 11 })
+        }
+        try analyst.execute("COMMIT")
+        let stopped = try #require(try Self.request(db, tenant: a.id))
+        #expect(stopped.state == .running && stopped.stepsDone == 11, "\(stopped)")
+        #expect(try Self.rows(db, tenant: a.id, user: "victim", anonymous: "anon-v") > 0)
+
+        try await harness.run { _ in
+            let db = try harness.connect()
+            #expect(try await eventually(.seconds(20)) { try Self.request(db, tenant: a.id)?.state == .done })
+        }
+        #expect(try Self.rows(db, tenant: a.id, user: "victim", anonymous: "anon-v") == 0)
+        #expect(try Survivors(db, tenant: a.id, other: b.id) == before)
+    }
+
     /// Two requests of a tenant are carried out in one read of its rows, each counting its own
     /// rows; a quarantined message that is not even UTF-8 goes when it names the user.
     @Test func aPassCombinesATenantsRequestsAndCountsEachOnesRows() async throws {
