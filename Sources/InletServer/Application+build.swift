@@ -8,7 +8,7 @@ import Logging
 /// call this, so what is tested is what runs.
 ///
 /// Services shut down in reverse order after the HTTP server (which Hummingbird runs last):
-/// first the writers drain the queue, then retention, erasure (after its current step),
+/// first the writers drain the queue, then retention and erasure (their running statements cancelled),
 /// readiness and the tenant directory stop.
 public func buildApplication(
     configuration: ServerConfiguration, logger: Logger, metrics: IngestMetrics = IngestMetrics()

@@ -185,13 +185,17 @@ import Testing
         let (harness, a, b, db, before) = (scene.harness, scene.a, scene.b, scene.db, scene.before)
         let analyst = try harness.connect()
         try analyst.execute("BEGIN; LOCK TABLE events.tracks_y2025m06 IN SHARE MODE")
-        try await harness.run { client in
+        let shutdownStarted = try await harness.run { client in
             let db = try harness.connect()
             let delete = try await client.post("/", json: #"{"type":"delete","userId":"victim","messageId":"delete-2"}"#, token: a.token)
             #expect(delete.status == 200, "\(delete.body)")
             // 2025-01's six tables and five of 2025-06's are done; the pass waits at tracks.
             #expect(try await eventually(.seconds(20)) { (try Self.request(db, tenant: a.id)?.stepsDone ?? 0) >= 11 })
+            return ContinuousClock.now
         }
+        // The waiting step was cancelled, not waited for (its lock_timeout is 5 s).
+        let shutdown = ContinuousClock.now - shutdownStarted
+        #expect(shutdown < .seconds(3), "shutdown took \(shutdown)")
         try analyst.execute("COMMIT")
         let stopped = try #require(try Self.request(db, tenant: a.id))
         #expect(stopped.state == .running && stopped.stepsDone == 11, "\(stopped)")

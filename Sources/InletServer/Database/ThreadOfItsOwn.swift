@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import Synchronization
 
 /// Runs blocking `body` on a thread started for the call: never on an event loop, nor on NIO's
@@ -12,22 +13,38 @@ func onThreadOfItsOwn<T: Sendable>(named name: String, _ body: @escaping @Sendab
     }
 }
 
-/// Runs long blocking work in steps on a thread of its own: once the calling task is cancelled
-/// (graceful shutdown cancels a service's loop), the `shouldStop` that `body` is given answers
-/// true, and `body` stops at its next step instead of holding up the shutdown.
-func stepsUntilCancelled<T: Sendable>(
-    thread name: String, _ body: @escaping @Sendable (_ shouldStop: @escaping @Sendable () -> Bool) throws -> T
-) async throws -> T {
-    let stop = StopFlag()
+/// Runs long blocking work in steps on a thread of its own, stopped when the calling task is
+/// cancelled (graceful shutdown cancels a service's loop): `body` asks its ``StopRequest``
+/// between steps, and the statement running on a connection it registered is cancelled, so a
+/// step that reads a large month, or waits for a lock, does not hold up the shutdown. A
+/// cancelled step rolls back; the work resumes from what was committed.
+func stepsUntilCancelled<T: Sendable>(thread name: String, _ body: @escaping @Sendable (StopRequest) throws -> T) async throws -> T {
+    let stop = StopRequest()
     return try await withTaskCancellationHandler {
-        try await onThreadOfItsOwn(named: name) { try body { stop.isSet } }
+        try await onThreadOfItsOwn(named: name) { try body(stop) }
     } onCancel: {
-        stop.set()
+        stop.request()
     }
 }
 
-private final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    var isSet: Bool { flag.load(ordering: .relaxed) }
-    func set() { flag.store(true, ordering: .relaxed) }
+/// Whether work running in steps is asked to stop, and the connections whose statements are
+/// then cancelled.
+final class StopRequest: Sendable {
+    private let state = Mutex<(requested: Bool, cancellers: [StatementCanceller])>((false, []))
+
+    var isRequested: Bool { state.withLock { $0.requested } }
+
+    /// Cancels `connection`'s running statement when a stop is requested.
+    func cancelsStatements(of connection: Connection) throws {
+        let canceller = try connection.canceller()
+        state.withLock { $0.cancellers.append(canceller) }
+    }
+
+    func request() {
+        let cancellers = state.withLock { state in
+            state.requested = true
+            return state.cancellers
+        }
+        for canceller in cancellers { canceller.cancel() }
+    }
 }

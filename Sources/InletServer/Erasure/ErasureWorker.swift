@@ -8,8 +8,8 @@ import ServiceLifecycle
 /// The poll uses one long-lived connection (`inlet-erasure`); a pass, when there is work, its own
 /// (`inlet-erasure-pass`) on a thread of its own, since a step may read a large month for
 /// minutes. Several instances may run: passes claim requests step by step (`SKIP LOCKED`), so
-/// they share the work and never wait on each other. At shutdown a pass stops after its current
-/// step; the next pass, on any instance, resumes from the committed cursor.
+/// they share the work and never wait on each other. At shutdown the pass's running step is
+/// cancelled (it rolls back); the next pass, on any instance, resumes from the committed cursor.
 public final class ErasureWorker: Service, Sendable {
     private let session: DatabaseSession
     private let databaseURL: String
@@ -41,11 +41,12 @@ public final class ErasureWorker: Service, Sendable {
         guard !tenants.isEmpty else { return }
         let (url, logger) = (databaseURL, logger)
         do {
-            try await stepsUntilCancelled(thread: "inlet-erasure-pass") { shouldStop in
+            try await stepsUntilCancelled(thread: "inlet-erasure-pass") { stop in
                 let connection = try Connection(url: url, applicationName: "inlet-erasure-pass")
-                for tenant in tenants where !shouldStop() {
+                try stop.cancelsStatements(of: connection)
+                for tenant in tenants where !stop.isRequested {
                     do {
-                        let outcome = try ErasurePass(connection: connection).run(tenant: tenant, shouldStop: shouldStop)
+                        let outcome = try ErasurePass(connection: connection).run(tenant: tenant, shouldStop: { stop.isRequested })
                         if outcome.finished > 0 || outcome.rowsDeleted > 0 {
                             logger.info(
                                 "erasure pass", metadata: [
@@ -54,6 +55,9 @@ public final class ErasureWorker: Service, Sendable {
                         }
                     } catch let error as PostgresError where error.isConnectionFailure {
                         throw error
+                    } catch where stop.isRequested {
+                        // Shutdown cancelled the step: it rolled back, and the next pass does it.
+                        logger.info("erasure pass stopped for shutdown", metadata: ["tenant": "\(tenant)"])
                     } catch {
                         // One tenant's failure (a lock not had in time) leaves the others' passes.
                         logger.warning(

@@ -53,9 +53,11 @@ public final class RetentionJob: Service, Sendable {
     /// Runs the job when it is due and no other instance is running it; nil when it was not.
     public func runIfDue() async throws -> Outcome? {
         let (url, configuration, period) = (databaseURL, configuration, period)
-        return try await stepsUntilCancelled(thread: "inlet-retention") { shouldStop -> Outcome? in
-            // Once a check an hour: a connection of its own, as long as the run.
+        return try await stepsUntilCancelled(thread: "inlet-retention") { stop -> Outcome? in
+            // Once a check an hour: a connection of its own, as long as the run. A shutdown
+            // cancels its statement: a DETACH cut short is left pending, finalized next time.
             let connection = try Connection(url: url, applicationName: "inlet-retention")
+            try stop.cancelsStatements(of: connection)
             // A DETACH waits for the queries that see its partition (an analyst's transaction
             // left open): bounded, so a run never waits for hours; one cut short leaves the
             // partition detach pending, and the next run finalizes it.
@@ -70,9 +72,9 @@ public final class RetentionJob: Service, Sendable {
             guard due else { return nil }
             var outcome = Outcome()
             if let retention = configuration.retention {
-                outcome.partitions = try PartitionPruner(connection: connection).prune(olderThan: retention, shouldStop: shouldStop)
+                outcome.partitions = try PartitionPruner(connection: connection).prune(olderThan: retention, shouldStop: { stop.isRequested })
             }
-            if shouldStop() { return outcome }
+            if stop.isRequested { return outcome }
             outcome.serviceTables = try ServiceTablePruner(connection: connection).prune(olderThan: configuration.serviceRetention)
             try connection.query(
                 """
