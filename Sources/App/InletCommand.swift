@@ -12,7 +12,9 @@ struct InletCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inlet",
         abstract: "Inlet, a Segment destination endpoint that stores events in PostgreSQL.",
-        subcommands: [Serve.self, TenantCommand.self, BICommand.self, QuarantineCommand.self]
+        subcommands: [
+            Serve.self, TenantCommand.self, BICommand.self, QuarantineCommand.self, DeletesCommand.self, PartitionsCommand.self,
+        ]
     )
 }
 
@@ -44,7 +46,9 @@ struct Serve: AsyncParsableCommand {
 struct TenantCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tenant", abstract: "Manage tenants.",
-        subcommands: [Create.self, List.self, Show.self, Disable.self, Enable.self, Rotate.self, GrantBI.self, RevokeBI.self])
+        subcommands: [
+            Create.self, List.self, Show.self, Disable.self, Enable.self, Rotate.self, GrantBI.self, RevokeBI.self, EraseUser.self,
+        ])
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -201,14 +205,8 @@ extension TenantCommand {
     }
 }
 
-/// `24h`, `90m`, `30s`, or plain seconds.
-func parseDuration(_ text: String) -> Duration? {
-    let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600]
-    if let unit = text.last, let scale = units[unit], let value = Int64(text.dropLast()), value >= 0 {
-        return .seconds(value * scale)
-    }
-    return Int64(text).flatMap { $0 >= 0 ? .seconds($0) : nil }
-}
+/// `24h`, `90m`, `30s`, `400d`, or plain seconds (as the environment's durations are read).
+func parseDuration(_ text: String) -> Duration? { DurationText.parse(text) }
 
 func printToken(tenant: Tenant, token: TenantToken, json: Bool, headline: String) {
     let enableURL = EnableURL(

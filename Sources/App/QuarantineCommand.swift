@@ -92,11 +92,11 @@ struct QuarantineCommand: ParsableCommand {
     }
 }
 
-private func column(_ text: String, _ width: Int) -> String {
+func column(_ text: String, _ width: Int) -> String {
     text.count >= width ? String(text.prefix(width - 1)) + " " : text.padding(toLength: width, withPad: " ", startingAt: 0)
 }
 
-private func prettyJSON(_ value: some Encodable) throws -> String {
+func prettyJSON(_ value: some Encodable) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)

@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// call this, so what is tested is what runs.
 ///
 /// Services shut down in reverse order after the HTTP server (which Hummingbird runs last):
-/// first the writers drain the queue, then readiness and the tenant directory stop.
+/// first the writers drain the queue, then the BI refresh, retention and erasure (their running
+/// statements cancelled), readiness and the tenant directory stop.
 public func buildApplication(
     configuration: ServerConfiguration, logger: Logger, metrics: IngestMetrics = IngestMetrics()
 ) throws -> some ApplicationProtocol {
@@ -19,6 +20,8 @@ public func buildApplication(
     let readiness = Readiness(
         database: database, migrations: migrations, interval: configuration.readinessInterval, logger: logger)
     let tenants = TenantDirectory(database: database, refreshInterval: ingest.tenantRefreshInterval, logger: logger)
+    let erasure = ErasureWorker(database: database, interval: configuration.erasure.interval, logger: logger)
+    let retention = RetentionJob(databaseURL: configuration.databaseURL, configuration: configuration.retention, logger: logger)
     let queue = IngestQueue(
         limits: .init(maxMessages: ingest.queueMaxMessages, maxBytes: ingest.queueMaxBytes, tenantShare: ingest.tenantQueueShare),
         metrics: metrics)
@@ -51,11 +54,12 @@ public func buildApplication(
         ).register(on: router)
     }
 
-    // Services stop in reverse order: the BI refresh (last) stops first, the writers drain last.
-    var services: [any Service] = [tenants, readiness, writers]
+    // Services stop in reverse order: the writers (last) drain first, then the BI refresh stops.
+    var services: [any Service] = [tenants, readiness, erasure, retention]
     if let interval = configuration.biRefreshInterval {
         services.append(BIRefreshService(database: database, interval: interval, logger: logger))
     }
+    services.append(writers)
 
     let idleNanoseconds = configuration.idleTimeout.components.seconds * 1_000_000_000
         + configuration.idleTimeout.components.attoseconds / 1_000_000_000

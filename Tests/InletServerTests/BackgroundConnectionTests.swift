@@ -79,7 +79,7 @@ import Testing
             try observer.query(
                 """
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                WHERE datname = current_database() AND application_name IN ('inlet-readiness', 'inlet-tenant-directory')
+                WHERE datname = current_database() AND application_name IN ('inlet-readiness', 'inlet-tenant-directory', 'inlet-erasure')
                 """)
             // Within a few ticks (200 ms each; the bounds are generous because the whole test
             // run shares two cores and NIO's pool threads): a token created now authenticates

@@ -110,6 +110,8 @@ struct AdminRoutes: Sendable {
             }
         }
 
+        registerErasure(on: router)
+
         router.get("enable/callback") { request, _ in
             guard let id = request.uri.queryParameters.get("tenant", as: Int64.self),
                 let signature = request.uri.queryParameters.get("signature"),
@@ -171,7 +173,7 @@ struct AdminRoutes: Sendable {
         return TenantToken.base64URL(Array(mac))
     }
 
-    private func authorize(_ request: Request) throws {
+    func authorize(_ request: Request) throws {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
             constantTimeEqual(String(header.dropFirst("Bearer ".count)), adminToken)
         else {
@@ -179,7 +181,7 @@ struct AdminRoutes: Sendable {
         }
     }
 
-    private func tenantID(_ context: some RequestContext) throws -> Int64 {
+    func tenantID(_ context: some RequestContext) throws -> Int64 {
         try context.parameters.require("id", as: Int64.self)
     }
 

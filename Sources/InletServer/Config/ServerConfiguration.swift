@@ -26,6 +26,10 @@ public struct ServerConfiguration: Sendable {
     public var biRefreshInterval: Duration? = .seconds(300)
     /// Settings of the BI roles the admin API creates.
     public var bi = BIRoleConfiguration()
+    /// How erasure requests are carried out.
+    public var erasure = ErasureConfiguration()
+    /// What the daily retention job removes.
+    public var retention = RetentionConfiguration()
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -43,7 +47,8 @@ public struct ServerConfiguration: Sendable {
     ///   `INLET_SEGMENT_INTEGRATION` (default `inlet`), `INLET_IDLE_TIMEOUT_MS` (default `75000`)
     /// - `INLET_BI_REFRESH_INTERVAL_MS` (default `300000`; `0` turns the periodic refresh off)
     /// - the ingest knobs of ``IngestConfiguration/init(reader:)``, the BI role knobs of
-    ///   ``BIRoleConfiguration/init(reader:)``
+    ///   ``BIRoleConfiguration/init(reader:)``, erasure's of ``ErasureConfiguration/init(reader:)``
+    ///   and retention's of ``RetentionConfiguration/init(reader:)``
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -58,5 +63,7 @@ public struct ServerConfiguration: Sendable {
         let biRefresh = reader.int(forKey: "inlet.bi.refresh.interval.ms", default: 300_000)
         biRefreshInterval = biRefresh > 0 ? .milliseconds(biRefresh) : nil
         bi = BIRoleConfiguration(reader: reader)
+        erasure = try ErasureConfiguration(reader: reader)
+        retention = try RetentionConfiguration(reader: reader)
     }
 }

@@ -68,13 +68,7 @@ public final class DatabaseSession: Sendable {
     /// stuck call halved what every other blocking call of the process could use.) A thread a
     /// second costs microseconds; a connection a second cost a backend each time.
     private func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { [self] in
-                continuation.resume(with: Result { try self.runBlocking(body) })
-            }
-            thread.name = "inlet-\(applicationName)"
-            thread.start()
-        }
+        try await onThreadOfItsOwn(named: "inlet-\(applicationName)") { try self.runBlocking(body) }
     }
 
     private func runBlocking<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) throws -> T {

@@ -2,9 +2,13 @@ import ServiceLifecycle
 
 /// Runs `body` now and then every `interval` until graceful shutdown, which cancels the wait:
 /// the loop of the background services that refresh state (readiness, tenant tokens).
-func repeatUntilShutdown(every interval: Duration, _ body: @escaping @Sendable () async -> Void) async throws {
+/// `startingAfter` delays the first run (a daily job need not run at every start).
+func repeatUntilShutdown(
+    every interval: Duration, startingAfter delay: Duration = .zero, _ body: @escaping @Sendable () async -> Void
+) async throws {
     do {
         try await cancelWhenGracefulShutdown {
+            if delay > .zero { try await Task.sleep(for: delay) }
             while true {
                 await body()
                 try await Task.sleep(for: interval)

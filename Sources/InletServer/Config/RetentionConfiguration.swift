@@ -1,0 +1,18 @@
+import Configuration
+
+/// What the daily retention job of `inlet serve` removes (README, "Retention").
+public struct RetentionConfiguration: Sendable {
+    /// Months of the message tables whose end is older than this are dropped; kept forever when nil.
+    public var retention: Duration?
+    /// Quarantined messages, traffic hours and finished erasure requests older than this are deleted.
+    public var serviceRetention: Duration = .seconds(90 * 86_400)
+
+    public init() {}
+
+    /// Reads `INLET_RETENTION` (`inlet.retention`, unset: months are kept) and
+    /// `INLET_SERVICE_RETENTION` (`inlet.service.retention`, default `90d`).
+    public init(reader: ConfigReader) throws {
+        retention = try DurationText.read(reader, "inlet.retention")
+        if let service = try DurationText.read(reader, "inlet.service.retention") { serviceRetention = service }
+    }
+}
