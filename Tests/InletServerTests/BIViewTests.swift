@@ -194,15 +194,20 @@ import Testing
         let harness = try IngestHarness("bi_late")
         let tenant = try harness.tenant("Late")
         let connection = try harness.connect()
-        let writer = try harness.connect()
-        // A writer's transaction opens (loaded_at is its start) and commits after a refresh.
+        // A writer of another role (a service role, or the server while an operator refreshes
+        // as a superuser): its transaction opens (loaded_at is its start) and commits after a
+        // refresh.
+        let role = "late_writer_\(tenant.id)_\(UInt32.random(in: 0...UInt32.max))"
+        try connection.execute("CREATE ROLE \(role) LOGIN BYPASSRLS; GRANT USAGE ON SCHEMA events TO \(role); GRANT INSERT ON events.tracks TO \(role)")
+        var login = try #require(URLComponents(string: harness.databaseURL))
+        login.user = role
+        let writer = try TestDatabase.connect(try #require(login.string))
         try writer.execute("BEGIN")
         try writer.query(
             """
             INSERT INTO events.tracks (tenant_id, id, user_id, "timestamp", received_at, event, event_text, properties)
             VALUES ($1, 'late-1', 'u', now(), now(), 'late_event', 'Late Event', '{"slow": true}')
             """, tenant.id)
-        try await Task.sleep(for: .milliseconds(50))
         let before = try #require(try BIRefresh(connection: connection).refresh(tenantID: tenant.id))
         #expect(before.newEvents == 0)
         try writer.execute("COMMIT")
@@ -363,5 +368,34 @@ import Testing
                 #expect(refused.status == 400, "\(bad): \(refused.body)")
             }
         }
+    }
+}
+
+@Suite struct BIRefreshShutdownTests {
+    @Test func aRefreshWaitingOnALockDoesNotHoldUpTheShutdown() async throws {
+        var harness = try IngestHarness("bi_shutdown")
+        harness.configuration.biRefreshInterval = .milliseconds(100)
+        let tenant = try harness.tenant("Shutdown")
+        // An operator's exclusive lock on an old month (say, a VACUUM FULL of 2019-03): the first
+        // scan, month by month from the oldest, waits there (up to its lock_timeout of 5 s) when
+        // the server is told to stop. Writers never touch that month.
+        let operator_ = try harness.connect()
+        try operator_.query("SELECT inlet.ensure_month_partitions('2019-03-15')")
+        try operator_.execute("BEGIN; LOCK TABLE events.tracks_y2019m03 IN ACCESS EXCLUSIVE MODE")
+        let url = harness.databaseURL
+        let stopping = try await harness.run { client async throws -> ContinuousClock.Instant in
+            _ = tenant
+            // Let a pass start and reach the locked table.
+            let observer = try TestDatabase.connect(url)
+            let waiting = try await eventually(.seconds(10)) {
+                try observer.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'inlet-bi-refresh' AND wait_event_type = 'Lock'"
+                ).first?.decode(Int.self, at: 0) == 1
+            }
+            #expect(waiting, "the refresh never waited on the locked month")
+            return ContinuousClock.now
+        }
+        #expect(ContinuousClock.now - stopping < .seconds(3))
+        try operator_.execute("ROLLBACK")
     }
 }

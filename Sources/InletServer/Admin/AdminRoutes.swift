@@ -25,8 +25,10 @@ struct AdminRoutes: Sendable {
             guard !input.name.isEmpty else { throw HTTPError(.badRequest, message: "name is required") }
             let (tenant, token) = try await store { store in
                 let created = try store.create(name: input.name, redirectURL: input.redirect_url, biSchema: input.bi_schema, actor: .adminAPI)
-                // The views exist from the start (empty), so BI tools can connect before data comes.
-                _ = try BIRefresh(connection: store.connection).refresh(tenantID: created.0.id)
+                // The views exist from the start (empty), so BI tools can connect before data
+                // comes. Best effort: the tenant is created and its token must be answered
+                // whatever happens here; the server's next refresh creates the views anyway.
+                _ = try? BIRefresh(connection: store.connection).refresh(tenantID: created.0.id)
                 return created
             }
             return EditedResponse(status: .created, response: JSONResponse(try issued(tenant, token)))

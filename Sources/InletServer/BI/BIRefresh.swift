@@ -34,13 +34,16 @@ public struct BIRefreshReport: Sendable, Codable {
 public struct BIRefresh {
     let connection: Connection
     let progress: (String) -> Void
+    /// Asked between steps (tenants, months scanned, views): true when the server shuts down.
+    let shouldStop: () -> Bool
 
     /// How long replacing a view waits for its readers.
     static let viewLockTimeout = "2s"
 
-    public init(connection: Connection, progress: @escaping (String) -> Void = { _ in }) {
+    public init(connection: Connection, progress: @escaping (String) -> Void = { _ in }, shouldStop: @escaping () -> Bool = { false }) {
         self.connection = connection
         self.progress = progress
+        self.shouldStop = shouldStop
     }
 
     /// Refreshes every tenant's schema, one after the other. A tenant whose refresh fails (a
@@ -51,10 +54,12 @@ public struct BIRefresh {
             (id: try $0.decode(Int64.self, at: 0), schema: try $0.decode(String.self, at: 1))
         }
         var reports: [BIRefreshReport] = []
-        for tenant in tenants {
+        for tenant in tenants where !shouldStop() {
             do {
                 if let report = try refresh(tenantID: tenant.id) { reports.append(report) }
-            } catch let error as PostgresError where !error.isConnectionFailure {
+            } catch is BIRefreshStopped {
+                break
+            } catch let error as PostgresError where !error.isConnectionFailure && !shouldStop() {
                 var report = BIRefreshReport(tenantID: tenant.id, schema: tenant.schema)
                 report.failed["(discovery)"] = error.summary
                 reports.append(report)
@@ -74,7 +79,8 @@ public struct BIRefresh {
         defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", tenantID) }
 
         var report = BIRefreshReport(tenantID: tenantID, schema: schema)
-        let found = try FieldDiscovery(connection: connection).discover(tenantID: tenantID) { progress("tenant \(tenantID): \($0)") }
+        let found = try FieldDiscovery(connection: connection).discover(
+            tenantID: tenantID, progress: { progress("tenant \(tenantID): \($0)") }, shouldStop: shouldStop)
         report.newFields = found.fields
         report.newEvents = found.events
 
@@ -85,6 +91,7 @@ public struct BIRefresh {
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(WarehouseName.quoted(schema))")
         let applied = try appliedDefinitions(tenantID)
         for (index, view) in views.enumerated() {
+            if shouldStop() { throw BIRefreshStopped() }
             let exists = try viewExists(schema: schema, view.name)
             if exists && applied[view.name] == view.sql { continue }
             do {

@@ -8,6 +8,10 @@ import PostgresClient
 /// Each scan reads only the rows loaded since the previous one (a BRIN index on loaded_at finds
 /// them), so its cost follows the traffic since the last refresh, not the size of the tables.
 /// It only reads the event tables (and under a lock_timeout): ingestion never waits for it.
+/// A refresh stopped between two steps because the server is shutting down; what it committed
+/// stays (a table's scan position only moves once the table is done).
+struct BIRefreshStopped: Error {}
+
 struct FieldDiscovery {
     let connection: Connection
 
@@ -19,23 +23,27 @@ struct FieldDiscovery {
 
     /// Longest a scan may run (the session may have a shorter default).
     static let scanTimeout = "30min"
+    /// How far before the oldest visible writing transaction the next scan starts.
+    static let cutoffMargin = "1 minute"
     /// Longest a scan waits behind an exclusive lock on a table (an operator's ALTER, a
     /// non-concurrent DETACH): the refresh fails and is retried later instead of holding the
     /// server's shutdown.
     static let lockTimeout = "5s"
 
-    func discover(tenantID: Int64, progress: (String) -> Void) throws -> Found {
+    func discover(tenantID: Int64, progress: (String) -> Void, shouldStop: () -> Bool = { false }) throws -> Found {
         // Rows of a transaction still open now carry its start as loaded_at (the column's
         // default is now()) and become visible only when it commits. The next scan starts at
-        // the oldest open transaction of the service's role, taken before this scan reads
-        // anything: every row committed after this point has loaded_at at or after it, and every
-        // row before it is committed, so it is seen now. Analysts' sessions are other roles and
-        // never hold it back.
+        // the oldest writing transaction (one with an xid), read before this scan reads
+        // anything, and at least `cutoffMargin` back: that covers writers whose sessions this
+        // role may not see (another role's, unless it has pg_read_all_stats) and transactions
+        // that have not written yet (Inlet's writers COPY at once and last at most
+        // INLET_TRANSACTION_TIMEOUT, 10 s). Re-reading the margin costs little; the catalog
+        // inserts are idempotent. Analysts' read-only sessions have no xid and hold nothing back.
         let cutoff: String =
             try connection.query(
                 """
-                SELECT least(now(), (SELECT min(xact_start) FROM pg_stat_activity
-                    WHERE usename = current_user AND datname = current_database() AND pid <> pg_backend_pid()))::text
+                SELECT least(now() - interval '\(Self.cutoffMargin)', (SELECT min(xact_start) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL))::text
                 """
             ).first?.decode(at: 0) ?? ""
         var from: [String: String] = [:]
@@ -50,6 +58,7 @@ struct FieldDiscovery {
             let since = from[table.name]
             let sources = since == nil ? try partitions(of: table) : ["events.\(table.name)"]
             for (index, source) in sources.enumerated() {
+                if shouldStop() { throw BIRefreshStopped() }
                 try connection.transaction {
                     // JIT off: the walk's row estimates are large, so PostgreSQL would compile it,
                     // which took 0.1–2 s per table here against a few ms to run a scan that

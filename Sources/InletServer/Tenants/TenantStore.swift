@@ -51,10 +51,16 @@ public struct TenantStore {
         if let biSchema { try requireAvailable(biSchema: biSchema) }
         let token = TenantToken.generate()
         let tenant = try connection.transaction {
-            let row = try connection.query(
-                "INSERT INTO inlet.tenants AS t (name, redirect_url, bi_schema) VALUES ($1, $2, $3) RETURNING \(Self.columns)", name,
-                redirectURL, biSchema
-            ).first
+            let inserted: QueryResult
+            do {
+                inserted = try connection.query(
+                    "INSERT INTO inlet.tenants AS t (name, redirect_url, bi_schema) VALUES ($1, $2, $3) RETURNING \(Self.columns)",
+                    name, redirectURL, biSchema)
+            } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
+                // Two tenants of one name created at the same moment both derived its schema.
+                throw TenantError(description: "BI schema \"\(biSchema ?? name)\" was just taken by another tenant: try again", isNotFound: false)
+            }
+            let row = inserted.first
             guard let row else { throw PostgresError(kind: .query, message: "INSERT returned no row") }
             let tenant = try Self.tenant(from: row)
             try insert(token, for: tenant.id)
