@@ -46,24 +46,32 @@ public struct BIRefresh {
         self.shouldStop = shouldStop
     }
 
-    /// Refreshes every tenant's schema, one after the other. A tenant whose refresh fails (a
-    /// scan behind an operator's exclusive lock) is reported and the others still refreshed;
-    /// a broken connection ends the run.
+    /// Refreshes every tenant's schema: one discovery over the rows all tenants sent since
+    /// the last pass, then each tenant's views. A pass running on another instance makes this
+    /// one a no-op. When discovery fails (a scan behind an operator's exclusive lock), each
+    /// report says so and the views are still brought up to the catalog.
     public func refreshAll() throws -> [BIRefreshReport] {
         let tenants = try connection.query("SELECT id, bi_schema FROM inlet.tenants ORDER BY id").rows.map {
             (id: try $0.decode(Int64.self, at: 0), schema: try $0.decode(String.self, at: 1))
         }
+        guard try advisoryLock(Self.passLockKey) else { return [] }
+        defer { advisoryUnlock(Self.passLockKey) }
+        var found: [Int64: FieldDiscovery.Found] = [:]
+        var discoveryError: String?
+        do {
+            found = try FieldDiscovery(connection: connection).discover(tenants: tenants.map(\.id), progress: progress, shouldStop: shouldStop)
+        } catch let error as PostgresError where !error.isConnectionFailure && !shouldStop() {
+            discoveryError = error.summary
+        }
         var reports: [BIRefreshReport] = []
         for tenant in tenants where !shouldStop() {
-            do {
-                if let report = try refresh(tenantID: tenant.id) { reports.append(report) }
-            } catch is BIRefreshStopped {
-                break
-            } catch let error as PostgresError where !error.isConnectionFailure && !shouldStop() {
-                var report = BIRefreshReport(tenantID: tenant.id, schema: tenant.schema)
-                report.failed["(discovery)"] = error.summary
-                reports.append(report)
-            }
+            guard try advisoryLock(tenant.id) else { continue }
+            defer { advisoryUnlock(tenant.id) }
+            var report = BIRefreshReport(tenantID: tenant.id, schema: tenant.schema)
+            report.newFields = found[tenant.id]?.fields ?? 0
+            report.newEvents = found[tenant.id]?.events ?? 0
+            if let discoveryError { report.failed["(discovery)"] = discoveryError }
+            reports.append(try updateViews(report))
         }
         return reports
     }
@@ -72,18 +80,32 @@ public struct BIRefresh {
     public func refresh(tenantID: Int64) throws -> BIRefreshReport? {
         guard let schema: String = try connection.query("SELECT bi_schema FROM inlet.tenants WHERE id = $1", tenantID).first?.decode(at: 0)
         else { throw TenantError.notFound(tenantID) }
-        let locked: Bool =
-            try connection.query("SELECT pg_try_advisory_lock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", tenantID)
-            .first?.decode(at: 0) ?? false
-        guard locked else { return nil }
-        defer { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", tenantID) }
-
+        guard try advisoryLock(tenantID) else { return nil }
+        defer { advisoryUnlock(tenantID) }
         var report = BIRefreshReport(tenantID: tenantID, schema: schema)
-        let found = try FieldDiscovery(connection: connection).discover(
-            tenantID: tenantID, progress: { progress("tenant \(tenantID): \($0)") }, shouldStop: shouldStop)
-        report.newFields = found.fields
-        report.newEvents = found.events
+        let found = try FieldDiscovery(connection: connection).discover(tenants: [tenantID], progress: progress, shouldStop: shouldStop)
+        report.newFields = found[tenantID]?.fields ?? 0
+        report.newEvents = found[tenantID]?.events ?? 0
+        return try updateViews(report)
+    }
 
+    /// The advisory lock keys: one per tenant (its views are created by one refresh at a time),
+    /// and one for the server's pass (`passLockKey`, not a tenant id: ids start at 1).
+    static let passLockKey: Int64 = 0
+
+    private func advisoryLock(_ key: Int64) throws -> Bool {
+        try connection.query("SELECT pg_try_advisory_lock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", key)
+            .first?.decode(at: 0) ?? false
+    }
+
+    private func advisoryUnlock(_ key: Int64) {
+        _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('inlet.bi_refresh'), ($1 % 2147483647)::integer)", key)
+    }
+
+    /// Creates or replaces the tenant's views whose definition changed.
+    private func updateViews(_ initial: BIRefreshReport) throws -> BIRefreshReport {
+        var report = initial
+        let (tenantID, schema) = (report.tenantID, report.schema)
         let views = try WarehouseViews(
             tenantID: tenantID, schema: schema, fields: try catalogFields(tenantID), events: try catalogEvents(tenantID)
         ).definitions()

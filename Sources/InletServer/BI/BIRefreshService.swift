@@ -29,7 +29,11 @@ public final class BIRefreshService: Service, Sendable {
             let reports = try await stepsUntilCancelled(thread: "inlet-bi-refresh") { stop in
                 let connection = try Connection(url: url, applicationName: "inlet-bi-refresh")
                 try stop.cancelsStatements(of: connection)
-                return try BIRefresh(connection: connection, shouldStop: { stop.isRequested }).refreshAll()
+                do {
+                    return try BIRefresh(connection: connection, shouldStop: { stop.isRequested }).refreshAll()
+                } catch where stop.isRequested {
+                    throw BIRefreshStopped()  // the shutdown cancelled its statement
+                }
             }
             for report in reports where report.created + report.replaced + report.busy.count + report.failed.count > 0 {
                 logger.info(
