@@ -231,6 +231,41 @@ import Testing
         #expect(try Survivors(db, tenant: a.id, other: b.id).otherTenant == before.otherTenant)
     }
 
+    /// A row of the user stored behind the pass (a redelivery into a month already done, a
+    /// profile upserted again) is swept before the request is finished, and so is a month
+    /// attached during the pass.
+    @Test func rowsStoredBehindThePassAreSweptBeforeItFinishes() async throws {
+        let scene = try await Scene("erase_behind")
+        let (a, db) = (scene.a, scene.db)
+        let store = ErasureRequestStore(connection: db)
+        let victim = try store.record(tenant: a.id, userID: "victim", source: .cli)
+        let writer = try scene.harness.connect()
+        var behind = false
+        let outcome = try ErasurePass(connection: db).run(tenant: a.id, progress: { progress in
+            guard !behind, progress.lastStep?.hasPrefix("events.tracks_") == true else { return }
+            behind = true
+            // As a writer would, behind the pass: a redelivery, a profile, and a month of 2015.
+            _ = try? writer.query(
+                """
+                INSERT INTO events.tracks (tenant_id, id, user_id, "timestamp", received_at, event, event_text)
+                VALUES ($1, 'redelivered', 'victim', now(), now(), 'x', 'x')
+                """, a.id)
+            _ = try? writer.query(
+                "INSERT INTO events.users (tenant_id, id, first_seen_at, last_seen_at) VALUES ($1, 'victim', now(), now()) ON CONFLICT DO NOTHING", a.id)
+            _ = try? writer.query("SELECT inlet.ensure_month_partitions('2015-06-01')")
+            _ = try? writer.query(
+                """
+                INSERT INTO events.tracks (tenant_id, id, user_id, "timestamp", received_at, event, event_text)
+                VALUES ($1, 'old-month', 'victim', '2015-06-02', now(), 'x', 'x')
+                """, a.id)
+        })
+        #expect(behind)
+        #expect(outcome.finished == 1)
+        #expect(try store.find(tenant: a.id, messageID: victim.messageID)?.state == .done)
+        #expect(try Self.rows(db, tenant: a.id, user: "victim", anonymous: "anon-v") == 0)
+        #expect(try db.query("SELECT count(*) FROM events.users WHERE tenant_id = $1 AND id = 'victim'", a.id).first?.decode(Int.self, at: 0) == 0)
+    }
+
     /// `inlet tenant erase-user` carries the request out in the foreground; `--no-wait` only
     /// records it.
     @Test func eraseUserErasesInTheForegroundOrLeavesItToTheServer() async throws {

@@ -112,12 +112,20 @@ public struct BIRefresh {
         report.views = views.count
         try connection.execute("CREATE SCHEMA IF NOT EXISTS \(WarehouseName.quoted(schema))")
         let applied = try appliedDefinitions(tenantID)
+        // The tenant's BI role reads new views through default privileges, but only those of
+        // views created by the role that ran grant-bi: when an operator granted with another
+        // role than the server's, each view is granted here too.
+        let reader: String? = try connection.query("SELECT role_name FROM inlet.bi_roles WHERE tenant_id = $1", tenantID).first?.decode(at: 0)
         for (index, view) in views.enumerated() {
             if shouldStop() { throw BIRefreshStopped() }
             let exists = try viewExists(schema: schema, view.name)
             if exists && applied[view.name] == view.sql { continue }
             do {
                 try apply(view, tenantID: tenantID, schema: schema, replacing: exists)
+                if let reader {
+                    try connection.query(
+                        "GRANT SELECT ON \(WarehouseName.quoted(schema)).\(WarehouseName.quoted(view.name)) TO \(WarehouseName.quoted(reader))")
+                }
                 if exists { report.replaced += 1 } else { report.created += 1 }
                 progress("tenant \(tenantID): view \(schema).\(view.name) \(exists ? "replaced" : "created") (\(index + 1)/\(views.count))")
             } catch let error as PostgresError where error.sqlState == SQLState.lockNotAvailable {

@@ -1,3 +1,4 @@
+import InletMessages
 import PostgresClient
 
 /// Carries out a tenant's unfinished erasure requests, one table at a time.
@@ -111,34 +112,64 @@ public struct ErasurePass {
     }
 
     /// One step: deletes the rows of `step` (a table) belonging to every claimable request that
-    /// lacks it, and advances their cursors, in one transaction. Nil when no request needed it.
+    /// lacks it, and advances their cursors. Nil when no request needed it.
+    ///
+    /// A month is erased one day at a time, each day its own transaction (the last one also
+    /// advances the cursors): a transaction holds the erased rows' locks only as long as it
+    /// takes to read one day of the tenant through the primary key, so a writer storing a
+    /// redelivered copy of one of them waits for that, never for a whole month (which could
+    /// outlast the writers' transaction timeout and get every tenant of the batch a 503).
+    /// A step interrupted midway is done again from its first day; the days done find nothing.
     func erase(_ step: String, tenant: Int64, stepsTotal: Int) throws -> Int64? {
-        try connection.transaction { () -> Int64? in
-            try limitStep()
-            let requests = try connection.query(
-                """
-                SELECT message_id, user_id, array_to_json(anonymous_ids)::text FROM inlet.delete_requests
-                WHERE tenant_id = $1 AND processed_at IS NULL AND anonymous_ids IS NOT NULL AND NOT ($2 = ANY (steps_done))
-                FOR UPDATE SKIP LOCKED
-                """, tenant, step
-            ).rows.map(ClaimedRequest.init(row:))
-            guard !requests.isEmpty else { return nil }
-            let (deleted, perRequest) = try deleteRows(of: requests, from: step, tenant: tenant)
-            for (request, rows) in zip(requests, perRequest) {
-                try connection.query(
+        let days = try self.days(of: step)
+        var total: Int64?
+        for (index, day) in days.enumerated() {
+            let last = index == days.count - 1
+            let deleted = try connection.transaction { () -> Int64? in
+                try limitStep()
+                let requests = try connection.query(
                     """
-                    UPDATE inlet.delete_requests
-                    SET steps_done = array_append(steps_done, $3), rows_deleted = rows_deleted + $4, steps_total = $5
-                    WHERE tenant_id = $1 AND message_id = $2
-                    """, tenant, request.messageID, step, rows, stepsTotal)
+                    SELECT message_id, user_id, array_to_json(anonymous_ids)::text FROM inlet.delete_requests
+                    WHERE tenant_id = $1 AND processed_at IS NULL AND anonymous_ids IS NOT NULL AND NOT ($2 = ANY (steps_done))
+                    FOR UPDATE SKIP LOCKED
+                    """, tenant, step
+                ).rows.map(ClaimedRequest.init(row:))
+                guard !requests.isEmpty else { return nil }
+                let (deleted, perRequest) = try deleteRows(of: requests, from: step, tenant: tenant, day: day)
+                for (request, rows) in zip(requests, perRequest) {
+                    try connection.query(
+                        """
+                        UPDATE inlet.delete_requests
+                        SET steps_done = CASE WHEN $6 THEN array_append(steps_done, $3) ELSE steps_done END,
+                            rows_deleted = rows_deleted + $4, steps_total = $5
+                        WHERE tenant_id = $1 AND message_id = $2
+                        """, tenant, request.messageID, step, rows, stepsTotal, last)
+                }
+                return deleted
             }
-            return deleted
+            guard let deleted else { return total }
+            total = (total ?? 0) + deleted
         }
+        return total
+    }
+
+    /// The days of a month partition (`events.tracks_y2026m03`), as timestamps; one nil for
+    /// any other step (done in one transaction).
+    func days(of step: String) throws -> [String?] {
+        guard let match = step.firstMatch(of: #/_y(\d{4})m(\d{2})$/#), let year = Int(match.1), let month = Int(match.2) else {
+            return [nil]
+        }
+        return try connection.query(
+            """
+            SELECT d::text FROM generate_series(make_timestamptz($1, $2, 1, 0, 0, 0, 'UTC'),
+                make_timestamptz($1, $2, 1, 0, 0, 0, 'UTC') + interval '1 month' - interval '1 day', interval '1 day') AS d
+            """, year, month
+        ).rows.map { try $0.decode(String?.self, at: 0) }
     }
 
     /// Deletes the requests' rows from `step`: the rows deleted, and how many of them are each
     /// request's (two requests for one user both count its rows).
-    private func deleteRows(of requests: [ClaimedRequest], from step: String, tenant: Int64) throws -> (Int64, [Int64]) {
+    private func deleteRows(of requests: [ClaimedRequest], from step: String, tenant: Int64, day: String?) throws -> (Int64, [Int64]) {
         if step == "inlet.rejected_messages" {
             // Quarantined messages are raw JSON: matched one request at a time by their members.
             var perRequest: [Int64] = []
@@ -177,10 +208,11 @@ public struct ErasurePass {
                 WITH gone AS (
                     DELETE FROM \(table)
                     WHERE tenant_id = $1
+                      AND ($4::timestamptz IS NULL OR ("timestamp" >= $4::timestamptz AND "timestamp" < $4::timestamptz + interval '1 day'))
                       AND (user_id = ANY ($2::text[]) OR (anonymous_id = ANY ($3::text[]) AND coalesce(user_id, '') = ''))
                     RETURNING user_id, anonymous_id)
                 SELECT coalesce(user_id, ''), coalesce(anonymous_id, ''), count(*) FROM gone GROUP BY 1, 2
-                """, tenant, users, anonymous
+                """, tenant, users, anonymous, day
             ).rows
         }
         var deleted: Int64 = 0
@@ -197,16 +229,51 @@ public struct ErasurePass {
     }
 
     /// Finishes the tenant's requests that have every one of `steps` done; how many.
+    ///
+    /// Two things can put a user's rows back behind the steps, and are swept first: a month
+    /// attached during the round (a replay of an old month; then the requests wait for the next
+    /// round, which has it as a step) and rows stored after their month's step (a redelivery
+    /// of the user's messages, a profile upsert). The sweep reads, in each table, the rows
+    /// loaded since the request started (a minute earlier, for writers then in flight) through
+    /// the BRIN index on loaded_at.
     func finish(_ tenant: Int64, steps: [String]) throws -> Int {
-        try connection.query(
-            """
-            UPDATE inlet.delete_requests SET processed_at = now()
-            WHERE (tenant_id, message_id) IN (
-                SELECT tenant_id, message_id FROM inlet.delete_requests
+        let now = try PartitionCatalog(connection: connection).partitions().map(\.qualifiedName) + Self.fixedSteps
+        guard Set(now).isSubset(of: Set(steps)) else { return 0 }
+        return try connection.transaction {
+            try limitStep()
+            let requests = try connection.query(
+                """
+                SELECT message_id, user_id, array_to_json(anonymous_ids)::text, started_at::text FROM inlet.delete_requests
                 WHERE tenant_id = $1 AND processed_at IS NULL AND anonymous_ids IS NOT NULL AND steps_done @> $2::text[]
-                FOR UPDATE SKIP LOCKED)
-            """, tenant, PostgresArrayLiteral(steps).text
-        ).affectedRows
+                FOR UPDATE SKIP LOCKED
+                """, tenant, PostgresArrayLiteral(steps).text)
+            for row in requests.rows {
+                let request = try ClaimedRequest(row: row)
+                let started: String = try row.decode(at: 3)
+                var swept: Int64 = 0
+                for table in EventTable.allCases {
+                    swept += Int64(
+                        try connection.query(
+                            """
+                            DELETE FROM events.\(table.name)
+                            WHERE tenant_id = $1 AND loaded_at >= $4::timestamptz - interval '1 minute'
+                              AND (user_id = $2 OR (anonymous_id = ANY ($3::text[]) AND coalesce(user_id, '') = ''))
+                            """, tenant, request.userID, PostgresArrayLiteral(request.anonymousIDs).text, started
+                        ).affectedRows)
+                }
+                swept += Int64(
+                    try connection.query(
+                        "DELETE FROM events.users WHERE tenant_id = $1 AND id = $2 AND updated_at >= $3::timestamptz - interval '1 minute'",
+                        tenant, request.userID, started
+                    ).affectedRows)
+                try connection.query(
+                    """
+                    UPDATE inlet.delete_requests SET processed_at = now(), rows_deleted = rows_deleted + $3
+                    WHERE tenant_id = $1 AND message_id = $2
+                    """, tenant, request.messageID, swept)
+            }
+            return requests.rows.count
+        }
     }
 
     private func limitStep() throws {
