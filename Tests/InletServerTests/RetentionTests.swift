@@ -77,6 +77,21 @@ import Testing
         #expect(try db.count("events.tracks", tenant: 1) == 1)
     }
 
+    /// What an interrupted prune left outside a later, longer bound is attached again, not left
+    /// refusing rows (and blocking every later detach of its table).
+    @Test func monthsLeftDetachedOutsideTheBoundAreAttachedAgain() throws {
+        let (_, db, _, _) = try Self.databaseWithOldMonths("prune_strays")
+        let outcome = try PartitionPruner(connection: db).prune(olderThan: .seconds(5_000 * 86_400))
+        #expect(outcome.partitionsDropped == 0)
+        #expect(try PartitionCatalog(connection: db).partitions().allSatisfy { $0.state == .attached })
+        #expect(try db.count("events.tracks", tenant: 1) == 5)
+        try db.query(
+            """
+            INSERT INTO events.identifies (tenant_id, id, user_id, "timestamp", received_at) VALUES (1, 'i-2020', 'u', '2020-03-11', now())
+            """)
+        #expect(try db.count("events.identifies", tenant: 1) == 1)
+    }
+
     /// A month dropped by a prune is created again when a replay brings a message for it.
     @Test func aPrunedMonthIsCreatedAgainForAReplayedMessage() async throws {
         let harness = try IngestHarness("prune_replay")

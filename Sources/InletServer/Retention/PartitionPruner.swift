@@ -62,7 +62,11 @@ public struct PartitionPruner {
         }
         defer { if !dryRun { _ = try? connection.query("SELECT pg_advisory_unlock(hashtext('inlet.partitions.prune'))") } }
         // A parent can have one partition detach pending at a time (a second DETACH CONCURRENTLY
-        // is refused until it is finalized): what an interrupted prune left goes first.
+        // is refused until it is finalized), and a month left detached gets no rows (its inserts
+        // fail, as ensure_month_partitions finds the table and creates nothing): what an
+        // interrupted prune left outside this bound (a shorter --older-than than this one, a
+        // raised INLET_RETENTION) is attached again first; inside it, it goes first.
+        if !dryRun { try reattachStrays(outside: try candidates(olderThan: olderThan)) }
         let order: [MonthPartition.State: Int] = [.detachPending: 0, .detached: 1, .attached: 2]
         let partitions = try candidates(olderThan: olderThan).enumerated()
             .sorted { (order[$0.element.state] ?? 2, $0.offset) < (order[$1.element.state] ?? 2, $1.offset) }.map(\.element)
@@ -81,6 +85,29 @@ public struct PartitionPruner {
         }
         state.current = nil
         return state
+    }
+
+    /// Finishes the detach of every partition an interrupted prune left that `candidates` does
+    /// not hold, and attaches it again with its month's bounds.
+    private func reattachStrays(outside candidates: [MonthPartition]) throws {
+        let keep = Set(candidates.map(\.qualifiedName))
+        for partition in try PartitionCatalog(connection: connection).partitions()
+        where partition.state != .attached && !keep.contains(partition.qualifiedName) {
+            let parent = "events.\(try connection.escapeIdentifier(partition.table))"
+            let child = "events.\(try connection.escapeIdentifier(partition.name))"
+            if partition.state == .detachPending {
+                try connection.execute("ALTER TABLE \(parent) DETACH PARTITION \(child) FINALIZE")
+            }
+            let bounds = try connection.query(
+                """
+                SELECT (to_timestamp($1, 'YYYY-MM') AT TIME ZONE 'UTC')::timestamp AT TIME ZONE 'UTC',
+                       ((to_timestamp($1, 'YYYY-MM') AT TIME ZONE 'UTC')::timestamp + interval '1 month') AT TIME ZONE 'UTC'
+                """, partition.month
+            ).first
+            guard let bounds else { continue }
+            try connection.execute(
+                "ALTER TABLE \(parent) ATTACH PARTITION \(child) FOR VALUES FROM ('\(try bounds.decode(String.self, at: 0))') TO ('\(try bounds.decode(String.self, at: 1))')")
+        }
     }
 
     private func drop(_ partition: MonthPartition) throws {

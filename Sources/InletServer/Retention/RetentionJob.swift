@@ -71,11 +71,19 @@ public final class RetentionJob: Service, Sendable {
             ).first?.decode(Bool.self, at: 0) ?? false
             guard due else { return nil }
             var outcome = Outcome()
+            // A prune that cannot finish now (a month's detach waiting, a lock) does not keep the
+            // service tables from their pruning: it is logged and tried at the next run.
+            var pruneError: (any Error)?
             if let retention = configuration.retention {
-                outcome.partitions = try PartitionPruner(connection: connection).prune(olderThan: retention, shouldStop: { stop.isRequested })
+                do {
+                    outcome.partitions = try PartitionPruner(connection: connection).prune(olderThan: retention, shouldStop: { stop.isRequested })
+                } catch where !stop.isRequested {
+                    pruneError = error
+                }
             }
             if stop.isRequested { return outcome }
             outcome.serviceTables = try ServiceTablePruner(connection: connection).prune(olderThan: configuration.serviceRetention)
+            if let pruneError { throw pruneError }
             try connection.query(
                 """
                 INSERT INTO inlet.daily_jobs (name, last_run_at) VALUES ('retention', now())
