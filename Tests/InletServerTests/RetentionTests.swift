@@ -143,5 +143,6 @@ import Testing
         #expect(DurationText.parse("90m") == .seconds(5_400))
         #expect(DurationText.parse("12") == .seconds(12))
         #expect(DurationText.parse("-1d") == nil && DurationText.parse("d") == nil && DurationText.parse("5w") == nil)
+        #expect(DurationText.parse("99999999999999999d") == nil)
     }
 }

@@ -5,7 +5,9 @@ public enum DurationText {
     public static func parse(_ text: String) -> Duration? {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
         if let unit = text.last, let scale = units[unit], let value = Int64(text.dropLast()), value >= 0 {
-            return .seconds(value * scale)
+            // A value too large to be a duration (99999999999999999d) is not one, not a crash.
+            let (seconds, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : .seconds(seconds)
         }
         return Int64(text).flatMap { $0 >= 0 ? .seconds($0) : nil }
     }
