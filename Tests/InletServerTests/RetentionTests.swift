@@ -1,3 +1,4 @@
+import Configuration
 import Foundation
 import InletServer
 import InletTestSupport
@@ -138,11 +139,19 @@ import Testing
         #expect(try await job.runIfDue() == nil)
     }
 
-    @Test func durationsReadDays() {
+    @Test func durationsReadDays() throws {
         #expect(DurationText.parse("400d") == .seconds(400 * 86_400))
         #expect(DurationText.parse("90m") == .seconds(5_400))
         #expect(DurationText.parse("12") == .seconds(12))
         #expect(DurationText.parse("-1d") == nil && DurationText.parse("d") == nil && DurationText.parse("5w") == nil)
         #expect(DurationText.parse("99999999999999999d") == nil)
+        func retention(_ text: String) throws -> Duration? {
+            let key = AbsoluteConfigKey(["inlet", "retention"], context: [:])
+            return try RetentionConfiguration(reader: ConfigReader(provider: InMemoryProvider(values: [key: .init(.string(text), isSecret: false)]))).retention
+        }
+        #expect(try retention("400d") == .seconds(400 * 86_400))
+        for tooShort in ["0", "0d", "30d"] {
+            #expect(throws: DurationText.InvalidDuration.self, "\(tooShort)") { try retention(tooShort) }
+        }
     }
 }
