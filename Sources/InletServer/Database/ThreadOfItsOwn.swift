@@ -37,7 +37,12 @@ final class StopRequest: Sendable {
     /// Cancels `connection`'s running statement when a stop is requested.
     func cancelsStatements(of connection: Connection) throws {
         let canceller = try connection.canceller()
-        state.withLock { $0.cancellers.append(canceller) }
+        let alreadyRequested = state.withLock { state in
+            state.cancellers.append(canceller)
+            return state.requested
+        }
+        // A stop requested before the connection was registered still reaches it.
+        if alreadyRequested { canceller.cancel() }
     }
 
     func request() {
