@@ -424,8 +424,9 @@ import Testing
             #expect(waiting, "the refresh never waited on the locked month")
             return ContinuousClock.now
         }
-        // Cancelled, not waited out: well within the lock_timeout, and said so.
-        #expect(ContinuousClock.now - stopping < .seconds(15))
+        // Cancelled, not waited out: within the 30 s lock_timeout (the whole suite on two cores
+        // made the rest of the shutdown take up to 19 s), and said so.
+        #expect(ContinuousClock.now - stopping < .seconds(28))
         #expect(logs.lines.withLock { $0.contains { $0.contains("BI refresh stopped for shutdown") } })
         try operator_.execute("ROLLBACK")
     }

@@ -64,8 +64,9 @@ import Testing
         // Both answered while the read was still open: before, a month's creation queued behind
         // it for an ACCESS EXCLUSIVE lock, every writer queued behind that, and both got 503
         // after the 10 s transaction timeout. B takes milliseconds on a quiet machine; the bound
-        // leaves room for a full test run sharing two cores (1.1 s seen).
-        #expect(seconds < 3, "the current month's message took \(seconds) s")
+        // leaves room for a full test run sharing two cores (1.1 s seen, 5.9 s with a build
+        // running beside it), under the 10 s it took before.
+        #expect(seconds < 8, "the current month's message took \(seconds) s")
         #expect(replayed.status == 200, "\(replayed.body)")
         let db = try harness.connect()
         #expect(try db.count("events.tracks", tenant: a.id, where: "tableoid = 'events.tracks_y2015m06'::regclass") == 1)
