@@ -309,8 +309,8 @@ import Testing
         let database = try OwnedDatabase("bi_race")
         let (tenant, _) = try TenantStore(connection: try database.connect(as: database.owner)).create(name: "Race")
         let url = database.ownerURL
-        // Role names are the cluster's, and other tests' tenants have the same ids (so the same
-        // stand-in schema names): this test's roles are told apart by a connection limit no
+        // Role names are the cluster's, and other tests' tenants may have the same names (so the same
+        // schema names): this test's roles are told apart by a connection limit no
         // other test uses.
         var unique = BIRoleConfiguration()
         unique.connectionLimit = Int.random(in: 1_000...1_000_000)
