@@ -42,13 +42,12 @@ struct PartitionsCommand: ParsableCommand {
             guard let bound = parseDuration(olderThan) else {
                 throw ValidationError("--older-than takes a number followed by s, m, h or d, e.g. 400d")
             }
-            let terminal = isatty(STDERR_FILENO) == 1
+            let terminal = TerminalProgress()
             let outcome = try PartitionPruner(connection: try connectFromEnvironment()).prune(olderThan: bound, dryRun: dryRun, progress: { progress in
-                guard terminal, !dryRun, let current = progress.current else { return }
-                FileHandle.standardError.write(
-                    Data("\r\u{1B}[Kdropped \(progress.partitionsDropped)/\(progress.partitionsTotal) partitions (\(current))".utf8))
+                guard !dryRun, let current = progress.current else { return }
+                terminal.show("dropped \(progress.partitionsDropped)/\(progress.partitionsTotal) partitions (\(current))")
             })
-            if terminal && !dryRun && outcome.partitionsTotal > 0 { FileHandle.standardError.write(Data("\n".utf8)) }
+            terminal.clear()
             let months = outcome.months.isEmpty ? "no month" : outcome.months.joined(separator: ", ")
             if dryRun {
                 print("would drop \(outcome.partitionsTotal) partitions: \(months)")

@@ -76,13 +76,10 @@ struct QuarantineCommand: ParsableCommand {
             guard let url = environment.string(forKey: "database.url", isSecret: true), !url.isEmpty else {
                 throw ValidationError("no database: set DATABASE_URL")
             }
-            let terminal = isatty(STDERR_FILENO) == 1
+            let terminal = TerminalProgress()
             let replay = QuarantineReplay(databaseURL: url, logger: Logger(label: "inlet-quarantine"))
-            let result = try replay.run(tenant: tenant, since: since) { progress in
-                guard terminal else { return }
-                FileHandle.standardError.write(Data("\r\(Self.describe(progress))".utf8))
-            }
-            if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+            let result = try replay.run(tenant: tenant, since: since) { progress in terminal.show(Self.describe(progress)) }
+            terminal.clear()
             print(Self.describe(result))
         }
 

@@ -23,14 +23,13 @@ extension TenantCommand {
             let store = ErasureRequestStore(connection: connection)
             let recorded = try store.record(tenant: id, userID: userID, source: .cli)
             if !noWait {
-                let terminal = isatty(STDOUT_FILENO) == 1
+                let terminal = TerminalProgress()
                 try ErasurePass(connection: connection).run(tenant: id, progress: { progress in
-                    guard terminal else { return }
-                    let line = "\r\u{1B}[Kerasing: table \(progress.stepsDone)/\(progress.stepsTotal), \(progress.rowsDeleted) rows deleted"
-                        + (progress.lastStep.map { " (\($0))" } ?? "")
-                    FileHandle.standardOutput.write(Data(line.utf8))
+                    terminal.show(
+                        "erasing: table \(progress.stepsDone)/\(progress.stepsTotal), \(progress.rowsDeleted) rows deleted"
+                            + (progress.lastStep.map { " (\($0))" } ?? ""))
                 })
-                if terminal { print() }
+                terminal.clear()
             }
             let request = try store.find(tenant: id, messageID: recorded.messageID) ?? recorded
             if json {
