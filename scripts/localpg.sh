@@ -42,6 +42,7 @@ install_packages() {
     command -v pkg-config >/dev/null || missing+=(pkg-config)
     pkg-config --exists zlib 2>/dev/null || missing+=(zlib1g-dev)
     command -v wrk >/dev/null || missing+=(wrk)  # load tests, and the overload of `make chaos`
+    command -v openssl >/dev/null || missing+=(openssl)  # the TLS tests make their certificates
     if [ ${#missing[@]} -gt 0 ]; then
         log "installing ${missing[*]}"
         as_root apt-get update -qq

@@ -13,7 +13,8 @@ struct InletCommand: AsyncParsableCommand {
         commandName: "inlet",
         abstract: "Inlet, a Segment destination endpoint that stores events in PostgreSQL.",
         subcommands: [
-            Serve.self, TenantCommand.self, BICommand.self, QuarantineCommand.self, DeletesCommand.self, PartitionsCommand.self,
+            Serve.self, Healthcheck.self, TenantCommand.self, BICommand.self, QuarantineCommand.self, DeletesCommand.self,
+            PartitionsCommand.self,
         ]
     )
 }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Hummingbird
 import HummingbirdCore
 import InletMessages
@@ -34,11 +35,12 @@ public func buildApplication(
 
     let router = Router()
     router.add(middleware: HTTPMetricsMiddleware(metrics: metrics))
-    HealthRoutes(
-        readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }, tenantsLoaded: { tenants.isLoaded }
-    ).register(on: router)
+    let health = HealthRoutes(
+        readiness: readiness, databaseWritable: { queue.isDatabaseAvailable }, tenantsLoaded: { tenants.isLoaded })
+    health.register(on: router)
     router.get("metrics") { _, _ in
-        Response(
+        metrics.ready.record(health.answer().ready ? 1 : 0)
+        return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
     }
@@ -60,17 +62,22 @@ public func buildApplication(
         services.append(BIRefreshService(database: database, interval: interval, logger: logger))
     }
     services.append(writers)
+    // Loaded here, so that a certificate that cannot be used stops `inlet serve` at start.
+    let certificates = try configuration.tls.map { try CertificateStore(files: $0, metrics: metrics, logger: logger) }
+    if let certificates { services.append(CertificateReloader(certificates: certificates)) }
 
     let idleNanoseconds = configuration.idleTimeout.components.seconds * 1_000_000_000
         + configuration.idleTimeout.components.attoseconds / 1_000_000_000
     return Application(
         router: router,
         server: HTTPServerBuilder { responder in
-            BoundedReadChannel(
+            let http = BoundedReadChannel(
                 http: HTTP1Channel(
                     responder: responder,
                     configuration: .init(
                         additionalChannelHandlers: [ConnectionCloseHandler()], idleTimeout: .nanoseconds(idleNanoseconds))))
+            guard let certificates else { return http }
+            return ReloadingTLSChannel(base: http, certificates: certificates)
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "inlet"),
         services: services,

@@ -30,6 +30,9 @@ public struct ServerConfiguration: Sendable {
     public var erasure = ErasureConfiguration()
     /// What the daily retention job removes.
     public var retention = RetentionConfiguration()
+    /// The certificate and key when the server speaks TLS itself; nil: plain HTTP (behind a
+    /// load balancer that terminates TLS).
+    public var tls: TLSFiles?
 
     public init(host: String = "0.0.0.0", port: Int = 8080, databaseURL: String, readinessInterval: Duration = .seconds(1)) {
         self.host = host
@@ -49,6 +52,7 @@ public struct ServerConfiguration: Sendable {
     /// - the ingest knobs of ``IngestConfiguration/init(reader:)``, the BI role knobs of
     ///   ``BIRoleConfiguration/init(reader:)``, erasure's of ``ErasureConfiguration/init(reader:)``
     ///   and retention's of ``RetentionConfiguration/init(reader:)``
+    /// - `INLET_TLS_CERT`, `INLET_TLS_KEY`, `INLET_TLS_RELOAD_INTERVAL_MS` (``TLSFiles``)
     public init(reader: ConfigReader) throws {
         self.init(
             host: reader.string(forKey: "inlet.host", default: "0.0.0.0"),
@@ -65,5 +69,6 @@ public struct ServerConfiguration: Sendable {
         bi = BIRoleConfiguration(reader: reader)
         erasure = try ErasureConfiguration(reader: reader)
         retention = try RetentionConfiguration(reader: reader)
+        tls = try TLSFiles.fromEnvironment(reader)
     }
 }

@@ -13,23 +13,23 @@ struct HealthRoutes {
             JSONBody(["status": "ok"])
         }
         router.get("readyz") { _, _ in
-            switch readiness.state {
-            case .ready where !tenantsLoaded():
-                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "starting"]))
-            case .ready where !databaseWritable():
-                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "database unavailable"]))
-            case .ready:
-                return EditedResponse(status: .ok, response: JSONBody(["status": "ready"]))
-            case .starting:
-                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "starting"]))
-            case .schemaNotCurrent:
-                return EditedResponse(
-                    status: .serviceUnavailable,
-                    response: JSONBody(["message": "the database schema is not current: run `migrator up`"]))
-            case .databaseUnavailable:
-                // The reason is logged, not sent: it may name hosts or users.
-                return EditedResponse(status: .serviceUnavailable, response: JSONBody(["message": "database unavailable"]))
-            }
+            let (ready, message) = answer()
+            return EditedResponse(
+                status: ready ? .ok : .serviceUnavailable,
+                response: JSONBody(ready ? ["status": "ready"] : ["message": message]))
+        }
+    }
+
+    /// Whether `/readyz` answers 200 now, and if not, what it says.
+    func answer() -> (ready: Bool, message: String) {
+        switch readiness.state {
+        case .ready where !tenantsLoaded(): (false, "starting")
+        case .ready where !databaseWritable(): (false, "database unavailable")
+        case .ready: (true, "ready")
+        case .starting: (false, "starting")
+        case .schemaNotCurrent: (false, "the database schema is not current: run `migrator up`")
+        // The reason is logged, not sent: it may name hosts or users.
+        case .databaseUnavailable: (false, "database unavailable")
         }
     }
 }

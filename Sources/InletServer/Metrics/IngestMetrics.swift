@@ -32,6 +32,8 @@ public struct IngestMetrics: Sendable {
     let queueWait: Timer
     /// One writer transaction, from its first statement to its commit (recorded by the writers).
     let commitSeconds: Timer
+    /// 1 while `/readyz` answers 200, else 0 (set when /metrics is read).
+    let ready: Gauge
     private let http: HTTPMetricsCache
 
     static let latencyBuckets: [Duration] = [
@@ -75,6 +77,7 @@ public struct IngestMetrics: Sendable {
         batchSeconds = Timer(label: "inlet_copy_batch_seconds", factory: factory)
         queueWait = Timer(label: "inlet_queue_wait_seconds", factory: factory)
         commitSeconds = Timer(label: "inlet_commit_duration_seconds", factory: factory)
+        ready = Gauge(label: "inlet_ready", factory: factory)
         http = HTTPMetricsCache(factory: factory)
     }
 
@@ -106,6 +109,13 @@ public struct IngestMetrics: Sendable {
     /// How long a request waited in the queue before a writer took it.
     func recordQueueWait(_ duration: Duration) {
         queueWait.record(duration)
+    }
+
+    /// `inlet_tls_certificate_expiry_timestamp_seconds`: the served certificate's notAfter.
+    /// Made only by a server that speaks TLS itself, so that behind a TLS-terminating balancer
+    /// no expiry alert fires on a 0.
+    func makeTLSCertificateExpiry() -> Gauge {
+        Gauge(label: "inlet_tls_certificate_expiry_timestamp_seconds", factory: factory)
     }
 
     /// The Prometheus text exposition.
