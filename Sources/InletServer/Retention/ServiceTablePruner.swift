@@ -32,19 +32,26 @@ public struct ServiceTablePruner {
     public func prune(olderThan: Duration) throws -> Result {
         let seconds = Double(olderThan.components.seconds)
         var result = Result()
-        result.quarantined = try deleteInBatches("inlet.rejected_messages", "rejected_at < now() - make_interval(secs => $1)", seconds)
-        result.trafficHours = try deleteInBatches("inlet.tenant_traffic", "hour < now() - make_interval(secs => $1)", seconds)
+        result.quarantined = try deleteInBatches(
+            "inlet.rejected_messages", key: "tenant_id, rejected_at, id", "rejected_at < now() - make_interval(secs => $1)", seconds)
+        result.trafficHours = try deleteInBatches(
+            "inlet.tenant_traffic", key: "tenant_id, hour, writer", "hour < now() - make_interval(secs => $1)", seconds)
         // Unfinished requests stay, however old: they are still owed.
         result.deleteRequests = try deleteInBatches(
-            "inlet.delete_requests", "processed_at IS NOT NULL AND processed_at < now() - make_interval(secs => $1)", seconds)
+            "inlet.delete_requests", key: "tenant_id, message_id",
+            "processed_at IS NOT NULL AND processed_at < now() - make_interval(secs => $1)", seconds)
         return result
     }
 
-    private func deleteInBatches(_ table: String, _ condition: String, _ seconds: Double) throws -> Int {
+    /// Batches are chosen by the table's primary key `key`, not by `ctid`: a row's `ctid` means
+    /// something on one node only (docs/SCALING.md).
+    private func deleteInBatches(_ table: String, key: String, _ condition: String, _ seconds: Double) throws -> Int {
         var total = 0
         while true {
             let deleted = try connection.query(
-                "DELETE FROM \(table) WHERE ctid = ANY (ARRAY(SELECT ctid FROM \(table) WHERE \(condition) LIMIT \(Self.batchSize)))",
+                """
+                DELETE FROM \(table) WHERE (\(key)) IN (SELECT \(key) FROM \(table) WHERE \(condition) LIMIT \(Self.batchSize))
+                """,
                 seconds
             ).affectedRows
             total += deleted

@@ -57,11 +57,13 @@ extension BatchWriter {
                 if staged {
                     try copyRows(into: "stage_\(table.name)", table, tableRows, of: batch, whole: whole)
                     let inserted = try connection.query(
-                        "INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, \"timestamp\", id ON CONFLICT DO NOTHING"
-                    ).affectedRows
+                        """
+                        INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, "timestamp", id
+                        ON CONFLICT DO NOTHING RETURNING tenant_id, id, "timestamp"
+                        """)
                     stagedRowsSinceTruncate += tableRows.count
-                    if inserted < tableRows.count {
-                        let already = try alreadyStored(table, tableRows, of: batch)
+                    if inserted.rows.count < tableRows.count {
+                        let already = try alreadyStored(tableRows, inserted: inserted, of: batch)
                         for ref in already { duplicates[ref.request][table.rawValue] += 1 }
                         // A redelivered copy changes nothing: neither its table nor the profiles.
                         tableRows.removeAll { already.contains($0) }
@@ -116,26 +118,24 @@ extension BatchWriter {
     }
 
     /// Rows of `rows` that another transaction had stored already (the conflict case of
-    /// `ON CONFLICT DO NOTHING`): rows this transaction inserted carry its transaction id.
-    private func alreadyStored(_ table: EventTable, _ rows: [RowRef], of batch: WriteBatch) throws -> Set<RowRef> {
-        let stored = try connection.query(
-            """
-            SELECT s.tenant_id, s.id, s."timestamp" FROM stage_\(table.name) s
-            JOIN events.\(table.name) t USING (tenant_id, "timestamp", id)
-            WHERE t.xmin::text::bigint <> pg_current_xact_id()::text::bigint % 4294967296
-            """)
+    /// `ON CONFLICT DO NOTHING`): those whose key the insert did not return.
+    ///
+    /// By the keys, not by comparing the stored rows' `xmin` with this transaction's id: that
+    /// works only on one node (on a distributed PostgreSQL each node has its own transaction
+    /// ids; docs/SCALING.md).
+    private func alreadyStored(_ rows: [RowRef], inserted: QueryResult, of batch: WriteBatch) throws -> Set<RowRef> {
         struct Key: Hashable {
             let tenant: Int64
             let id: String
             let timestamp: Timestamp
         }
-        var byKey: [Key: RowRef] = [:]
-        for ref in rows {
-            byKey[Key(tenant: batch.tenant(ref), id: batch.messageID(ref), timestamp: batch.row(ref).timestamp)] = ref
-        }
+        let insertedKeys = Set(
+            try inserted.rows.map { row in
+                Key(tenant: try row.decode(at: 0), id: try row.decode(at: 1), timestamp: try row.decode(at: 2))
+            })
         return Set(
-            try stored.rows.compactMap { row in
-                byKey[Key(tenant: try row.decode(at: 0), id: try row.decode(at: 1), timestamp: try row.decode(at: 2))]
+            rows.filter { ref in
+                !insertedKeys.contains(Key(tenant: batch.tenant(ref), id: batch.messageID(ref), timestamp: batch.row(ref).timestamp))
             })
     }
 }
