@@ -364,10 +364,10 @@ def check_healthcheck_command(root):
 
 
 def documented_variables(root):
-    """DATABASE_URL and every INLET_* variable of README's Configuration table, and the TLS pair."""
+    """DATABASE_URL and every INLET_* variable of README's Configuration table, and the TLS ones (SPEC)."""
     readme = open(os.path.join(root, "README.md")).read()
     names = set(re.findall(r"^\|\s*`((?:INLET_[A-Z0-9_]+)|DATABASE_URL)`\s*\|", readme, re.M))
-    return names | {"INLET_TLS_CERT", "INLET_TLS_KEY"}
+    return names | {"INLET_TLS_CERT", "INLET_TLS_KEY", "INLET_TLS_RELOAD_INTERVAL_MS"}
 
 
 def duration_seconds(text):
