@@ -32,16 +32,16 @@ if ! swift_version=$(timeout 60 swift --version 2>&1); then
 fi
 
 config=$(mktemp)
-trap 'rm -f "$config"' EXIT
+no_env=$(mktemp)
+trap 'rm -f "$config" "$no_env" "$config.err"' EXIT
 # No engine is needed to parse; an .env file or the caller's variables would change the result,
-# so the check reads the file alone.
+# so the check reads the file alone (an empty --env-file, a clean environment).
 if ! timeout 60 env -i PATH="$PATH" HOME="${HOME:-/root}" \
-        docker-compose --project-directory "$root" -f "$root/docker-compose.yml" config >"$config" 2>"$config.err"; then
+        docker-compose --env-file "$no_env" --project-directory "$root" -f "$root/docker-compose.yml" \
+        config >"$config" 2>"$config.err"; then
     echo "check-containers: FAIL: docker-compose config refuses docker-compose.yml:" >&2
     cat "$config.err" >&2
-    rm -f "$config.err"
     exit 1
 fi
-rm -f "$config.err"
 
 timeout 120 "$python" scripts/checks/containers.py "$root" "$swift_version" "$config"
