@@ -240,6 +240,7 @@ def check_dockerfile(root, swift_version_output):
     if not rm:
         fail("runtime image", f"{runtime.image!r}: use debian:<codename>-slim or swift:X.Y.Z-<codename>-slim")
     else:
+        before = len(failures)
         codename = rm.group(1) or rm.group(3)
         if codename != build_codename:
             fail("runtime image", f"built on Debian {build_codename}, run on {codename}: glibc and libpq must be the same release")
@@ -247,7 +248,8 @@ def check_dockerfile(root, swift_version_output):
             fail("runtime image", f"Swift runtime {rm.group(2)} differs from the build's {show(image_version)}")
         if not static and not rm.group(2) and not any("/usr/lib/swift" in c.args for c in runtime.all("COPY")):
             fail("swift runtime", "dynamic Swift stdlib (no --static-swift-stdlib) on debian-slim without copying /usr/lib/swift: the binaries cannot start")
-        ok(f"runtime {runtime.image}, Swift stdlib {'static' if static else 'dynamic'}")
+        if len(failures) == before:
+            ok(f"runtime {runtime.image}, Swift stdlib {'static' if static else 'dynamic'}")
     if not any(re.search(r"\blibpq5\b", r.args) for r in runtime.all("RUN")):
         fail("runtime packages", "the runtime stage does not install libpq5")
     copied = set()
@@ -298,6 +300,7 @@ def check_dockerfile(root, swift_version_output):
 
     # COPY/ADD sources from the build context exist and are not left out by .dockerignore.
     patterns = ignore_patterns(root)
+    before = len(failures)
     for stage in stages:
         for c in stage.all("COPY") + stage.all("ADD"):
             flags, sources, _ = copy_sources(c)
@@ -319,7 +322,8 @@ def check_dockerfile(root, swift_version_output):
                     missing_literal = True
             if sources and not matched_any and not missing_literal:
                 fail("copy", f"line {c.line}: no COPY source matches anything: {sources}")
-    ok("COPY sources exist in the build context")
+    if len(failures) == before:
+        ok("COPY sources exist in the build context")
 
 
 # ---- `inlet healthcheck` is a subcommand ----------------------------------------------------
