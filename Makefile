@@ -1,6 +1,6 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
 # install libpq-dev, postgresql and wrk when missing and start a local PostgreSQL cluster.
-.PHONY: run test build stop-db clean-db loadtest bench fuzz chaos
+.PHONY: run test build stop-db clean-db loadtest bench fuzz chaos check-containers check-observability
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
@@ -45,3 +45,13 @@ fuzz:
 ## SHORT=1 for a ~40 s version (scripts/chaos.sh)
 chaos:
 	@scripts/chaos.sh
+
+## check-containers: Dockerfile and docker-compose.yml follow their rules (Swift version, stages,
+## non-root user, `inlet healthcheck`, compose order and healthchecks), without a Docker engine
+check-containers:
+	@scripts/check-containers.sh
+
+## check-observability: deploy/'s alert rules (promtool check and unit tests) and Grafana dashboard,
+## and every metric they name exists in Sources/
+check-observability:
+	@scripts/check-observability.sh
