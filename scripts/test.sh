@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# `make test`: a fresh PostgreSQL cluster for this run, `swift test` against it, then stop it;
-# then the short chaos run (`SHORT=1 make chaos`, ~1 min, its own cluster). Tests read the
-# server's address from DATABASE_URL and create their own databases in it. Arguments go to
-# `swift test` (e.g. `scripts/test.sh --filter IngestTests`) and skip the chaos run.
+# `make test`: the deployment files' checks; a fresh PostgreSQL cluster for this run, `swift test`
+# against it, then stop it; then the short chaos run (`SHORT=1 make chaos`, ~1 min, its own
+# cluster). Tests read the server's address from DATABASE_URL and create their own databases in
+# it. Arguments go to `swift test` (e.g. `scripts/test.sh --filter IngestTests`) and skip the
+# deployment checks and the chaos run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/localpg.sh packages
+if [ $# -eq 0 ]; then
+    # The deployment files, checked without a Docker engine or a cloud (seconds): the
+    # Dockerfile's rules and the compose file through `docker-compose config`, the alert rules
+    # through promtool (with their unit tests) and the dashboard's metric names.
+    scripts/check-containers.sh
+    scripts/check-observability.sh
+fi
 scripts/localpg.sh destroy test
 # Durability settings off: this cluster's data is thrown away after the run. The suites run in
 # parallel, each test server with its writers and background services' connections (erasure,
