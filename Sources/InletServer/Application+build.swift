@@ -64,7 +64,7 @@ public func buildApplication(
     services.append(writers)
     // Loaded here, so that a certificate that cannot be used stops `inlet serve` at start.
     let certificates = try configuration.tls.map { try CertificateStore(files: $0, metrics: metrics, logger: logger) }
-    if let certificates { services.append(CertificateReloader(certificates: certificates)) }
+    services.append(CertificateReloader(certificates: certificates, logger: logger))
 
     let idleNanoseconds = configuration.idleTimeout.components.seconds * 1_000_000_000
         + configuration.idleTimeout.components.attoseconds / 1_000_000_000

@@ -23,7 +23,7 @@ import Testing
     static func tables(_ db: Connection) throws -> [String] {
         try db.query(
             """
-            SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname IN \(schemas) AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY 1
             """
         ).rows.map { try $0.decode(String.self, at: 0) }
@@ -35,7 +35,7 @@ import Testing
         #expect(Self.referenceTables.isSubset(of: Set(tables)), "\(Self.referenceTables.subtracting(tables)) no longer exist")
         let withoutTenant = try db.query(
             """
-            SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname IN \(Self.schemas) AND c.relkind IN ('r', 'p') AND NOT c.relispartition
               AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'tenant_id' AND a.attnotnull)
             """
@@ -50,7 +50,7 @@ import Testing
         // exclusion constraints cannot be enforced across nodes at all.
         let offending = try db.query(
             """
-            SELECT c.oid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+            SELECT format('%I.%I', n.nspname, c.relname), pg_get_indexdef(i.indexrelid) FROM pg_index i
             JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname IN \(Self.schemas) AND NOT c.relispartition AND c.relkind IN ('r', 'p')
               AND (i.indisunique OR i.indisexclusion)
@@ -66,7 +66,9 @@ import Testing
         let db = try TestDatabase.connect(try TestDatabase.createMigrated("distribution_foreign_keys"))
         let keys = try db.query(
             """
-            SELECT conrelid::regclass::text, confrelid::regclass::text, pg_get_constraintdef(oid),
+            SELECT (SELECT format('%I.%I', ns.nspname, k.relname) FROM pg_class k JOIN pg_namespace ns ON ns.oid = k.relnamespace WHERE k.oid = conrelid),
+                   (SELECT format('%I.%I', ns.nspname, k.relname) FROM pg_class k JOIN pg_namespace ns ON ns.oid = k.relnamespace WHERE k.oid = confrelid),
+                   pg_get_constraintdef(oid),
                    EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = conrelid AND a.attname = 'tenant_id' AND a.attnum = ANY (conkey)),
                    EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = confrelid AND a.attname = 'tenant_id' AND a.attnum = ANY (confkey))
             FROM pg_constraint WHERE contype = 'f'
@@ -92,7 +94,7 @@ import Testing
         let db = try TestDatabase.connect(try TestDatabase.createMigrated("distribution_triggers"))
         let triggers = try db.query(
             """
-            SELECT tgrelid::regclass::text || ' ' || tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            SELECT format('%I.%I', n.nspname, c.relname) || ' ' || tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal AND n.nspname IN \(Self.schemas)
             """
         ).rows.map { try $0.decode(String.self, at: 0) }
@@ -103,7 +105,7 @@ import Testing
 
         let sequences = try db.query(
             """
-            SELECT a.attrelid::regclass::text || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
+            SELECT format('%I.%I', n.nspname, c.relname) || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod)
             FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
             LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE n.nspname IN \(Self.schemas) AND c.relkind IN ('r', 'p') AND NOT c.relispartition

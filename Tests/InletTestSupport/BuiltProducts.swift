@@ -24,6 +24,8 @@ public enum BuiltProducts {
         let output: Pipe
         let error: Pipe
 
+        public var isRunning: Bool { process.isRunning }
+
         /// Sends `signal` to the process (SIGTERM, as an autoscaler would).
         public func signal(_ signal: Int32) {
             kill(process.processIdentifier, signal)

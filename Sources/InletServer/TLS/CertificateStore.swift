@@ -22,9 +22,15 @@ public final class CertificateStore: Sendable {
 
     public let files: TLSFiles
     private let loaded: Mutex<Loaded>
-    /// The digest of files that could not be used, so that a half-renewed pair is reported
-    /// once, not at every poll.
-    private let rejected = Mutex<Data?>(nil)
+    /// Serialises reloads (SIGHUP and the periodic check may coincide: the later one must not
+    /// install files it read earlier) and remembers the last failure reported, so that files
+    /// that cannot be used (a half-renewed pair, a key this user may not read) are reported once
+    /// and again only when that changes, not at every check.
+    private let reloading = Mutex<Failure?>(nil)
+    private struct Failure: Equatable {
+        let digest: Data?
+        let message: String
+    }
     private let expiryGauge: Gauge?
     private let logger: Logger
 
@@ -49,31 +55,44 @@ public final class CertificateStore: Sendable {
     /// - Returns: true if new connections now get a different certificate.
     @discardableResult
     public func reload(reason: ReloadReason) -> Bool {
-        let next: Loaded
-        var digest: Data?
-        do {
-            digest = try Self.digest(files)
+        reloading.withLock { lastFailure in
+            func report(_ error: any Error, digest: Data?) {
+                let failure = Failure(digest: digest, message: "\(error)")
+                guard failure != lastFailure else { return }
+                lastFailure = failure
+                logger.error(
+                    "could not load the new TLS certificate; still serving the current one",
+                    metadata: ["reason": "\(reason)", "error": "\(error)"])
+            }
+            let digest: Data
+            do {
+                digest = try Self.digest(files)
+            } catch {
+                report(error, digest: nil)
+                return false
+            }
             if digest == loaded.withLock({ $0.digest }) {
+                lastFailure = nil
                 // An operator who sent SIGHUP wants to see it was received.
                 logger.log(level: reason == .signal ? .info : .debug, "TLS certificate unchanged", metadata: ["reason": "\(reason)"])
                 return false
             }
-            if digest == rejected.withLock({ $0 }) { return false }
-            next = try Self.load(files)
-        } catch {
-            rejected.withLock { $0 = digest }
-            logger.error(
-                "could not load the new TLS certificate; still serving the current one",
-                metadata: ["reason": "\(reason)", "error": "\(error)"])
-            return false
+            if let lastFailure, lastFailure.digest == digest { return false }
+            let next: Loaded
+            do {
+                next = try Self.load(files)
+            } catch {
+                report(error, digest: digest)
+                return false
+            }
+            lastFailure = nil
+            loaded.withLock { $0 = next }
+            expiryGauge?.record(next.expiry)
+            logger.notice(
+                "TLS certificate reloaded",
+                metadata: ["reason": "\(reason)", "certificate": "\(files.certificatePath)", "not_after": "\(Self.text(next.expiry))"])
+            return true
         }
-        rejected.withLock { $0 = nil }
-        loaded.withLock { $0 = next }
-        expiryGauge?.record(next.expiry)
-        logger.notice(
-            "TLS certificate reloaded",
-            metadata: ["reason": "\(reason)", "certificate": "\(files.certificatePath)", "not_after": "\(Self.text(next.expiry))"])
-        return true
     }
 
     /// What made the server read the files again.
@@ -119,10 +138,11 @@ public final class CertificateStore: Sendable {
         configuration.minimumTLSVersion = .tlsv12
         let context: NIOSSLContext
         do {
-            // BoringSSL checks here that the key belongs to the leaf certificate.
             context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw TLSError.unusable("the key in \(files.keyPath) does not fit the certificate in \(files.certificatePath) (\(error))")
+            // Mostly a key that does not belong to the certificate (BoringSSL checks that here).
+            throw TLSError.unusable(
+                "cannot use the certificate in \(files.certificatePath) with the key in \(files.keyPath) (\(error)): does the key belong to the certificate?")
         }
         var hash = SHA256()
         hash.update(data: certificateBytes)

@@ -1,4 +1,5 @@
 import InletMessages
+import Logging
 import PostgresClient
 
 extension BatchWriter {
@@ -63,7 +64,18 @@ extension BatchWriter {
                         """)
                     stagedRowsSinceTruncate += tableRows.count
                     if inserted.rows.count < tableRows.count {
-                        let already = try alreadyStored(tableRows, inserted: inserted, of: batch)
+                        var already = try alreadyStored(tableRows, inserted: inserted, of: batch)
+                        if already.count != tableRows.count - inserted.rows.count {
+                            // The keys did not match up (which would be a bug): count the rows
+                            // as stored rather than skip the profile updates of stored rows.
+                            logger.error(
+                                "redelivered rows do not match the insert's keys; counting them as stored",
+                                metadata: [
+                                    "table": "\(table.name)", "rows": "\(tableRows.count)", "inserted": "\(inserted.rows.count)",
+                                    "not_inserted_by_key": "\(already.count)",
+                                ])
+                            already = []
+                        }
                         for ref in already { duplicates[ref.request][table.rawValue] += 1 }
                         // A redelivered copy changes nothing: neither its table nor the profiles.
                         tableRows.removeAll { already.contains($0) }
@@ -124,18 +136,21 @@ extension BatchWriter {
     /// works only on one node (on a distributed PostgreSQL each node has its own transaction
     /// ids; docs/SCALING.md).
     private func alreadyStored(_ rows: [RowRef], inserted: QueryResult, of batch: WriteBatch) throws -> Set<RowRef> {
+        // The id as bytes: Swift compares Strings by canonical equivalence, PostgreSQL by bytes
+        // (two spellings of "é" are two messages).
         struct Key: Hashable {
             let tenant: Int64
-            let id: String
+            let id: [UInt8]
             let timestamp: Timestamp
         }
         let insertedKeys = Set(
             try inserted.rows.map { row in
-                Key(tenant: try row.decode(at: 0), id: try row.decode(at: 1), timestamp: try row.decode(at: 2))
+                Key(tenant: try row.decode(at: 0), id: Array(try row.decode(String.self, at: 1).utf8), timestamp: try row.decode(at: 2))
             })
         return Set(
             rows.filter { ref in
-                !insertedKeys.contains(Key(tenant: batch.tenant(ref), id: batch.messageID(ref), timestamp: batch.row(ref).timestamp))
+                !insertedKeys.contains(
+                    Key(tenant: batch.tenant(ref), id: Array(batch.messageID(ref).utf8), timestamp: batch.row(ref).timestamp))
             })
     }
 }
