@@ -1,6 +1,6 @@
 # Inlet's two commands. Both work on a fresh Debian machine with nothing but a clone: they
 # install libpq-dev, postgresql and wrk when missing and start a local PostgreSQL cluster.
-.PHONY: run test build stop-db clean-db loadtest bench fuzz chaos check-containers check-observability
+.PHONY: run test build stop-db clean-db loadtest bench fuzz chaos check-containers check-observability cfn-validate deploy test-deploy
 
 ## run: local PostgreSQL (unless DATABASE_URL is set), migrate, demo tenant, serve on :8080
 run:
@@ -55,3 +55,17 @@ check-containers:
 ## and every metric they name exists in Sources/
 check-observability:
 	@scripts/check-observability.sh
+
+## cfn-validate: cfn-lint (pinned in deploy/aws/requirements.txt) over deploy/aws/*.yaml; any finding fails
+cfn-validate:
+	@scripts/cfn-validate.sh
+
+## deploy: the AWS stacks, then `migrator up` as a one-off task, then the service, waiting for each.
+## IMAGE, CERTIFICATE_ARN and AWS_REGION required; the other knobs in deploy/aws/README.md (scripts/deploy.sh)
+deploy:
+	@scripts/deploy.sh
+
+## test-deploy: `make deploy` end to end against moto's AWS emulator on loopback, ~1 min
+## (what it covers and does not: deploy/aws/README.md; scripts/test-deploy.sh)
+test-deploy:
+	@scripts/test-deploy.sh
