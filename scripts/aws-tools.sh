@@ -17,14 +17,25 @@ requirements="$root/deploy/aws/requirements.txt"
 
 log() { echo "aws-tools: $*" >&2; }
 
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
 install() {
     if [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$venv/requirements.txt"; then
         return
     fi
     log "installing $(grep -E '^[a-z]' "$requirements" | tr '\n' ' ')into $venv (once; a few minutes)"
+    local python=${PYTHON:-python3}
+    # Debian's own python3 has no venv module until python3-venv is installed (pyenv's has it).
+    if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
+        log "installing python3-venv"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+    fi
     rm -rf "$venv"
     mkdir -p "$root/.local"
-    "${PYTHON:-python3}" -m venv "$venv"
+    "$python" -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2
     cp "$requirements" "$venv/requirements.txt"
 }
