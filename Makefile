@@ -65,7 +65,7 @@ cfn-validate:
 deploy:
 	@scripts/deploy.sh
 
-## test-deploy: `make deploy` end to end against moto's AWS emulator on loopback, ~1 min
+## test-deploy: `make deploy` end to end against moto's AWS emulator on loopback, ~2 min
 ## (what it covers and does not: deploy/aws/README.md; scripts/test-deploy.sh)
 test-deploy:
 	@scripts/test-deploy.sh
