@@ -135,12 +135,14 @@ output() {
 
 # knob ARRAY Parameter VARIABLE: add Parameter=$VARIABLE to ARRAY when VARIABLE is set.
 knob() {
+    # shellcheck disable=SC2178 # a nameref to the caller's array
     local -n args=$1
     if [ -n "${!3:-}" ]; then args+=("$2=${!3}"); fi
 }
 
 # extra ARRAY VARIABLE: add VARIABLE's space-separated Key=Value words to ARRAY.
 extra() {
+    # shellcheck disable=SC2178 # a nameref to the caller's array
     local -n args=$1
     local words
     read -r -a words <<<"${!2:-}"
@@ -218,6 +220,10 @@ log "migrator: task $task started; waiting for it to stop (at most ${migrator_ti
 deadline=$((SECONDS + migrator_timeout))
 # One waiter gives up after 10 minutes; a long migration gets more, up to MIGRATOR_TIMEOUT.
 until aws ecs wait tasks-stopped --cluster "$cluster" --tasks "$task" 2>"$tmp/err"; do
+    if ! grep -q 'Max attempts exceeded' "$tmp/err"; then
+        cat "$tmp/err" >&2
+        die "migrator: cannot follow task $task; the service was not updated"
+    fi
     if [ "$SECONDS" -ge "$deadline" ]; then
         die "migrator: task $task still running after ${migrator_timeout}s; the service was not" \
             "updated. It holds the migration lock: read its log (stream migrator/migrator/${task##*/}" \
