@@ -64,7 +64,8 @@ expect "run-task that placed nothing fails" "$(echo '{"tasks":[],"failures":[{"a
 expect "a misspelt knob fails" "$(echo null | "$python" scripts/deploy-aws.py parameters deploy/aws/service.yaml - MinTask=3 >/dev/null 2>&1 && echo 0 || echo 1)" 1
 
 # The timeouts Inlet's drain depends on, as the templates set them: the load balancer closes idle
-# connections before Inlet does; the deregistration delay and the stop timeout outlast the drain.
+# connections before Inlet does; the deregistration delay and the stop timeout outlast the drain;
+# and which health check reads readiness and which liveness.
 "$python" - <<'PY' || fail "the templates' timeouts do not fit Inlet's"
 import yaml
 
@@ -90,8 +91,10 @@ health = platform["Resources"]["TargetGroup"]["Properties"]["HealthCheckPath"]
 assert idle < inlet_idle, (idle, inlet_idle)
 assert deregistration > drain and stop > drain, (deregistration, stop, drain)
 assert health == "/readyz", health
+# ECS replaces a task whose container check fails: liveness there, readiness at the target group.
+assert container["HealthCheck"]["Command"] == ["CMD", "inlet", "healthcheck", "--live"], container["HealthCheck"]
 print(f"test-deploy: ok: idle timeout {idle} s < Inlet's {inlet_idle:g} s; deregistration {deregistration} s "
-      f"and stop timeout {stop} s > drain {drain:g} s; health check {health}")
+      f"and stop timeout {stop} s > drain {drain:g} s; target group on {health}, container check --live")
 PY
 
 # --- the emulator ------------------------------------------------------------------------------
@@ -217,7 +220,7 @@ service_task_definition() { # the ARN the service's task definition resolves to
 expect "service's task definition after deploy 1" "$(service_task_definition)" "$task_definition_1"
 expect "inlet container" "$(aws ecs describe-task-definition --task-definition "$task_definition_1" \
     --query 'taskDefinition.containerDefinitions[0].[image, join(`" "`, command), to_string(stopTimeout), join(`" "`, healthCheck.command)]' \
-    --output text | tr '\t' ' ')" "$image:1.0.0 inlet serve 40 CMD inlet healthcheck"
+    --output text | tr '\t' ' ')" "$image:1.0.0 inlet serve 30 CMD inlet healthcheck --live"
 expect "inlet secrets" "$(aws ecs describe-task-definition --task-definition "$task_definition_1" \
     --query 'taskDefinition.containerDefinitions[0].secrets[].[name, valueFrom]' --output text | tr '\t\n' ' /')" \
     "DATABASE_URL $database_url_secret/INLET_ADMIN_TOKEN $admin_token_secret/"
