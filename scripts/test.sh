@@ -9,11 +9,15 @@ cd "$(dirname "$0")/.."
 
 scripts/localpg.sh packages
 if [ $# -eq 0 ]; then
-    # The deployment files, checked without a Docker engine or a cloud (seconds): the
+    # The deployment files, checked without a Docker engine or a cloud: the
     # Dockerfile's rules and the compose file through `docker-compose config`, the alert rules
     # through promtool (with their unit tests) and the dashboard's metric names.
     scripts/check-containers.sh
     scripts/check-observability.sh
+    # The CloudFormation templates (pinned cfn-lint), then `make deploy` end to end against
+    # moto's AWS emulator on loopback (~2 min; the first run installs the pinned tools).
+    scripts/cfn-validate.sh
+    scripts/test-deploy.sh
 fi
 scripts/localpg.sh destroy test
 # Durability settings off: this cluster's data is thrown away after the run. The suites run in
