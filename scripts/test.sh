@@ -34,7 +34,7 @@ if [ $# -eq 0 ]; then
     # over 300,000 rows, eight clients sending for 8 s, BI scans) run after the others rather
     # than beside them: on two cores, beside them, they pushed the timing bounds of the
     # HTTP and write-path suites (a full queue's 503 at once, slow-loris clients) past theirs.
-    heavy='ErasureTests|RetentionTests|BackgroundWorkUnderLoadTests|BIRoleTests|RoleStatementTests|BIViewTests|BICommandTests|BIAdminTests|BIRefreshShutdownTests|SchemaDocumentTests'
+    heavy='ErasureTests|RetentionTests|BackgroundWorkUnderLoadTests|BIRoleTests|RoleStatementTests|BIViewTests|BICommandTests|BIAdminTests|BIRefreshShutdownTests|SchemaDocumentTests|TLSTests'
     swift test --skip-build --skip "$heavy"
     swift test --skip-build --filter "$heavy"
 else
