@@ -11,7 +11,14 @@ bin=$(swift build --show-bin-path)
 scripts/localpg.sh destroy chaos
 DATABASE_URL=$(scripts/localpg.sh start chaos)
 export DATABASE_URL
-trap 'pkill -CONT -f "postgres -D .*chaos" 2>/dev/null || true; scripts/localpg.sh destroy chaos' EXIT
+# If the run dies while PostgreSQL is frozen, wake the cluster's postmaster and its children (by
+# pid, from its postmaster.pid) so that it can be stopped.
+resume_cluster() {
+    local master
+    master=$(head -n 1 "$(cat .local/chaos/datadir)/postmaster.pid" 2>/dev/null) || return 0
+    kill -CONT "$master" $(pgrep -P "$master") 2>/dev/null || true
+}
+trap 'resume_cluster; scripts/localpg.sh destroy chaos' EXIT
 "$bin/migrator" up >/dev/null
 TOKEN=$("$bin/inlet" tenant create chaos --json | sed -E 's/.*"token":"([^"]+)".*/\1/')
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
