@@ -26,12 +26,14 @@ clean-db:
 
 ## loadtest: wrk against a RUNNING Inlet (default: `make run`'s), bounded in time; prints messages/s
 ## committed (counted in PostgreSQL), latency percentiles and every non-2xx status.
-## Knobs: INLET_URL INLET_TOKEN DATABASE_URL BATCH SHAPE CONNECTIONS DURATION RATE (scripts/loadtest.sh)
+## Knobs: INLET_URL INLET_TOKEN DATABASE_URL BATCH SHAPE CONNECTIONS DURATION RATE RESEND MONTHS_BACK
+## CHART (scripts/loadtest.sh); draws committed msg/s and p99 per second as a PNG in .local/loadtest/
 loadtest:
 	@scripts/loadtest.sh
 
-## bench: raw COPY vs Inlet end to end on a fresh local cluster, plus the hot path's CPU per
-## message and peak RSS, as one table (docs/PERFORMANCE.md)
+## bench: raw COPY vs Inlet end to end on a fresh local cluster, Segment's shapes (16 connections,
+## single messages, resends, a Replay), the hot path's CPU per message and peak RSS, as one table
+## and a chart in .local/bench-charts/ (docs/PERFORMANCE.md)
 bench:
 	@scripts/bench.sh
 

@@ -11,7 +11,12 @@
 #       speed drifts by 10-25 % within minutes; a ratio of figures taken minutes apart measured
 #       the drift as much as Inlet;
 #   (d) CPU per message of Inlet's hot path (parse + validate + encode, one core), InletBench;
-#   (e) peak RSS of inlet (VmHWM), and the same after an overload run.
+#   (e) peak RSS of inlet (VmHWM), and the same after an overload run;
+#   (s) the shapes Segment really sends, each beside its ceiling: batch bodies at 16 connections,
+#       single-message bodies at 64 (beside the HTTP stack alone answering GET /healthz at 64),
+#       batch bodies at 16 with BENCH_RESEND % exact resends, and a Replay whose timestamps span
+#       three years; committed rows/s, p50/p99/max and non-2xx each. Every run is also drawn
+#       (.local/bench-charts/: committed msg/s and p99 per second, a panel per shape).
 # Every phase is bounded in time; the cluster (.local/bench) is destroyed at the end.
 #
 # Knobs (environment): BENCH_DURATION (20 s, each flat-out run), BENCH_ROUNDS (3), BENCH_BATCH
@@ -19,7 +24,9 @@
 # machine idles nor the writers' transactions stay small: 16 gave two thirds of the rate, 64
 # left ~7 % of the machine idle), BENCH_COPY_PASSES (20: rows for COPY = 20 × the 20,000-message
 # pool; a COPY of 5 × took ~1 s and varied from 74k to 103k rows/s in one run, 20 × takes ~4 s
-# and varied by 5 %), BENCH_OVERLOAD (1: run the overload phase), INLET_WRITERS etc. pass through to inlet.
+# and varied by 5 %), BENCH_OVERLOAD (1: run the overload phase), BENCH_SHAPES (1: run the
+# shapes of (s)), BENCH_RESEND (5: percent of exact resends in that shape), INLET_WRITERS etc.
+# pass through to inlet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -30,6 +37,10 @@ connections=${BENCH_CONNECTIONS:-128}
 rounds=${BENCH_ROUNDS:-3}
 copy_passes=${BENCH_COPY_PASSES:-20}
 overload=${BENCH_OVERLOAD:-1}
+shapes=${BENCH_SHAPES:-1}
+resend=${BENCH_RESEND:-5}
+charts=.local/bench-charts
+run_stamp=$(date -u +%Y%m%dT%H%M%SZ)
 pool=20000
 seed=1
 cluster=bench
@@ -135,9 +146,13 @@ inlet_pid=$!
 for _ in $(seq 1 60); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break; sleep 0.5; done
 curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" || { log "inlet did not get ready"; tail "$state/inlet.log" >&2; exit 1; }
 
-loadtest() {  # extra env for scripts/loadtest.sh; prints its LOADTEST line
+mkdir -p "$charts"
+panels=()
+loadtest() {  # NAME, then extra env for scripts/loadtest.sh; prints its LOADTEST line; its
+              # per-second samples go to $charts/$run_stamp-NAME.csv for the run's chart
+    local name=$1; shift
     env INLET_URL="http://127.0.0.1:$port" INLET_TOKEN="$token" SHAPE=batch BATCH="$batch" MESSAGES=$pool SEED=$seed \
-        "$@" scripts/loadtest.sh > "$state/loadtest.out"
+        CHART="$charts/$run_stamp-$name.png" "$@" scripts/loadtest.sh > "$state/loadtest.out"
     cat "$state/loadtest.out" >&2
     grep '^LOADTEST ' "$state/loadtest.out"
 }
@@ -155,7 +170,7 @@ for round in $(seq 1 "$rounds"); do
     reset_tables
     log "(b) round $round/$rounds: Inlet flat out, $connections connections, bodies of $batch, ${duration}s"
     i0=$(pid_ticks "$inlet_pid"); p0=$(pg_ticks); m0=$(machine_ticks); w0=$(now)
-    line=$(loadtest CONNECTIONS="$connections" DURATION="$duration")
+    line=$(loadtest "flat-$round" CONNECTIONS="$connections" DURATION="$duration")
     i1=$(pid_ticks "$inlet_pid"); p1=$(pg_ticks); m1=$(machine_ticks); w1=$(now)
     inlet_ticks=$((inlet_ticks + i1 - i0)); inlet_pg_ticks=$((inlet_pg_ticks + p1 - p0))
     inlet_machine_ticks=$((inlet_machine_ticks + m1 - m0))
@@ -171,6 +186,9 @@ max_rate=$(printf '%s\n' "${max_rates[@]}" | median); max_rate=${max_rate%.*}
 # The latencies reported are those of the round with the median rate.
 for k in "${!max_rates[@]}"; do [ "${max_rates[$k]}" = "$max_rate" ] && max_line=${max_lines[$k]}; done
 max_line=${max_line:-${max_lines[0]}}
+for k in "${!max_rates[@]}"; do
+    [ "${max_rates[$k]}" = "$max_rate" ] && panels+=("flat out, $connections connections, bodies of $batch (median round)=$charts/$run_stamp-flat-$((k + 1)).csv@$copy2_rate") && break
+done
 ratio=$(printf '%s\n' "${ratios[@]}" | median)
 # The CPU the loadtest's own row counts cost PostgreSQL is included, so these are upper bounds.
 inlet_cpu_us=$(awk -v t=$inlet_ticks -v hz="$hz" -v n="$committed" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
@@ -183,14 +201,40 @@ rss_max_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$inlet_pid/status")
 half=$((max_rate / 2))
 reset_tables
 log "(b) Inlet at half that rate: $half messages/s"
-half_line=$(loadtest CONNECTIONS="$connections" DURATION=15 RATE="$half")
+half_line=$(loadtest half CONNECTIONS="$connections" DURATION=15 RATE="$half")
+panels+=("half rate, $half msg/s offered=$charts/$run_stamp-half.csv@$copy2_rate")
+
+if [ "$shapes" = 1 ]; then
+    # The HTTP stack alone, answering a route that touches nothing: the ceiling of one message
+    # per request (less PostgreSQL's share of the machine).
+    log "(s) GET /healthz at 64 connections, 10 s (the HTTP stack's ceiling)"
+    healthz_rate=$(wrk -t2 -c64 -d10s "http://127.0.0.1:$port/healthz" | awk '/^Requests\/sec:/ { printf "%.0f", $2 }')
+    shape_run() {  # NAME LABEL, then loadtest env; prints the LOADTEST line
+        local name=$1 label=$2; shift 2
+        reset_tables
+        log "(s) $label, ${duration}s"
+        loadtest "$name" DURATION="$duration" "$@"
+    }
+    batch16_label="batch bodies of $batch, 16 connections"
+    single64_label="single messages, 64 connections"
+    resend16_label="bodies of $batch, 16 connections, $resend % exact resends"
+    replay16_label="a Replay over 3 years, bodies of $batch, 16 connections"
+    batch16_line=$(shape_run batch16 "$batch16_label" CONNECTIONS=16 CEILING="$copy2_rate")
+    single64_line=$(shape_run single64 "$single64_label" CONNECTIONS=64 SHAPE=single CEILING="$healthz_rate")
+    resend16_line=$(shape_run resend16 "$resend16_label" CONNECTIONS=16 RESEND="$resend" CEILING="$copy2_rate")
+    replay16_line=$(shape_run replay16 "$replay16_label" CONNECTIONS=16 MONTHS_BACK=36 CEILING="$copy2_rate")
+    panels+=("$batch16_label=$charts/$run_stamp-batch16.csv@$copy2_rate"
+        "$single64_label=$charts/$run_stamp-single64.csv@$healthz_rate"
+        "$resend16_label=$charts/$run_stamp-resend16.csv@$copy2_rate"
+        "$replay16_label=$charts/$run_stamp-replay16.csv@$copy2_rate")
+fi
 
 if [ "$overload" = 1 ]; then
     # More messages in flight than the queue holds (INLET_QUEUE_MAX_MESSAGES, 100,000 by
     # default): 256 connections × bodies of 500; the excess must get 503/429, RSS stay bounded.
     reset_tables
     log "(e) overload: 256 connections, bodies of 500, 15 s"
-    over_line=$(batch=500 loadtest CONNECTIONS=256 DURATION=15)
+    over_line=$(batch=500 loadtest overload CONNECTIONS=256 DURATION=15)
     kill -0 "$inlet_pid" || { log "inlet died under overload"; exit 1; }
 fi
 rss_peak_kb=$(awk '/VmHWM/ { print $2 }' "/proc/$inlet_pid/status")
@@ -200,6 +244,27 @@ kill -TERM "$inlet_pid"; wait "$inlet_pid" || true; inlet_pid=""
 log "(d) InletBench: MessageParser.parse, release, one core"
 bench_batch=$("$bin/InletBench" "$bodies" 3 | grep '^RESULT')
 bench_single=$("$bin/InletBench" "$singles" 3 | grep '^RESULT')
+
+# The shapes' rows and the chart ------------------------------------------------------------------
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+latencies() { echo "p50 $(field p50_ms "$1") ms, p99 $(field p99_ms "$1") ms, max $(field max_ms "$1") ms; non-2xx $(field non2xx "$1")"; }
+# Messages answered per second (stored + already stored): with resends, the work done.
+answered_rate() { awk -v c="$(field committed "$1")" -v d="$(field duplicates "$1")" -v s="$(field duration_s "$1")" 'BEGIN { printf "%.0f", (c + d) / s }'; }
+shape_rows=""
+if [ "$shapes" = 1 ]; then
+    b16=$(field rate "$batch16_line"); s64=$(field rate "$single64_line"); r16=$(field rate "$replay16_line")
+    shape_rows="| s1 | $batch16_label | $b16 msg/s = $(ratio_of "$b16" "$copy2_rate") of a2; $(latencies "$batch16_line") | ≥ 0.85 of a2, p99 ≤ 150 ms |
+| s2 | $single64_label | $s64 msg/s (the HTTP stack alone, GET /healthz: $healthz_rate requests/s); $(latencies "$single64_line") | ≥ 10,000 msg/s, p99 ≤ 50 ms |
+| s3 | $resend16_label | $(answered_rate "$resend16_line") msg/s answered ($(field rate "$resend16_line") stored, $(field duplicates "$resend16_line") duplicates in all) = $(ratio_of "$(answered_rate "$resend16_line")" "$(answered_rate "$batch16_line")") of s1; $(latencies "$resend16_line") | ≥ 0.95 of s1 |
+| s4 | $replay16_label | $r16 msg/s = $(ratio_of "$r16" "$b16") of s1; $(latencies "$replay16_line") | ≥ 0.9 of s1, p99 ≤ 200 ms |
+"
+fi
+chart="$charts/bench-$run_stamp.png"
+tools=$(scripts/python-tools.sh bin chart-tools scripts/loadgen/requirements.txt)
+"$tools/python" scripts/loadgen/chart.py "$chart" \
+    "make bench, $run_stamp, $(nproc) vCPU: committed messages/s and ingest p99 per second; dashed: the ceiling (a2's raw COPY; for single messages the HTTP stack alone)" \
+    "${panels[@]}"
+log "chart: $chart"
 
 # The table -----------------------------------------------------------------------------------------
 pg_version=$("${psql_[@]}" -c "SHOW server_version" | cut -d' ' -f1)
@@ -220,6 +285,8 @@ Inlet bench, $(date -u +%Y-%m-%d), $(nproc) vCPU ($(grep -m1 'model name' /proc/
 | c  | b / a2, median of the rounds' ratios | $ratio (rounds: ${ratios[*]}) | ≥ 0.75 |
 | d  | parse + validate + encode, batch bodies | $(field us_per_msg "$bench_batch") µs/message ($(field us_per_kb "$bench_batch") µs/KB, $(field mb_per_s "$bench_batch") MB/s) | ≤ 10 µs |
 | d  | same, single-message bodies | $(field us_per_msg "$bench_single") µs/message | |
-| e  | inlet peak RSS (VmHWM) after b, b½ | $((rss_max_kb / 1024)) MB | |
+$shape_rows| e  | inlet peak RSS (VmHWM) after b, b½ | $((rss_max_kb / 1024)) MB | |
 | e  | overload (256 conns × 500 msgs) | $over_text; peak RSS $((rss_peak_kb / 1024)) MB | ≤ queue bound + 100 MB |
+
+Chart: $chart
 TXT

@@ -46,7 +46,8 @@ function init(args)
     end
     if #bodies == 0 then error("no bodies in " .. file) end
     index, pass = 0, 0
-    statuses, accepted, messages_sent = {}, 0, 0
+    statuses, accepted, duplicates, messages_sent, resends = {}, 0, 0, 0, 0
+    math.randomseed(os.time() + (id or 0) * 7919)
     wrk.method = "POST"
     wrk.headers["Content-Type"] = "application/json"
 end
@@ -75,11 +76,26 @@ local function framed_pieces(i, prefix_length)
     return pieces
 end
 
+-- Exact resends (INLET_RESEND_PERCENT, 0-100): that share of requests repeats, byte for byte,
+-- a request this thread sent before (a client that timed out and retried; a Replay over data
+-- already stored). Every message of a resend is a duplicate; the rest are new.
+local resend_percent = tonumber(os.getenv("INLET_RESEND_PERCENT") or "0") or 0
+local recent, recent_size, recent_next = {}, 64, 1
+
 function request()
+    if resend_percent > 0 and #recent > 0 and math.random() * 100 < resend_percent then
+        resends = resends + 1
+        return recent[math.random(#recent)]
+    end
     index = index + 1
     if index > #bodies then index, pass = 1, pass + 1 end
     local prefix = run_id .. "t" .. id .. "p" .. pass
-    return table.concat(framed_pieces(index, #prefix), prefix)
+    local text = table.concat(framed_pieces(index, #prefix), prefix)
+    if resend_percent > 0 then
+        recent[recent_next] = text
+        recent_next = recent_next % recent_size + 1
+    end
+    return text
 end
 
 -- Pacing (INLET_WRK_INTERVAL_MS > 0): each thread sends one request per interval, on a
@@ -113,16 +129,20 @@ function response(status, headers, body)
     if status == 200 then
         local n = body:match('"accepted"%s*:%s*(%d+)')
         if n then accepted = accepted + tonumber(n) end
+        local d = body:match('"duplicates"%s*:%s*(%d+)')
+        if d then duplicates = duplicates + tonumber(d) end
     end
 end
 
 function done(summary, latency, requests)
     local all, ok = {}, 0
-    local total_accepted = 0
+    local total_accepted, total_duplicates, total_resends = 0, 0, 0
     for _, thread in ipairs(threads) do
         local s = thread:get("statuses")
         for code, n in pairs(s) do all[code] = (all[code] or 0) + n end
         total_accepted = total_accepted + thread:get("accepted")
+        total_duplicates = total_duplicates + thread:get("duplicates")
+        total_resends = total_resends + thread:get("resends")
     end
     local codes = {}
     for code, _ in pairs(all) do table.insert(codes, code) end
@@ -131,9 +151,9 @@ function done(summary, latency, requests)
     for _, code in ipairs(codes) do table.insert(parts, code .. "=" .. all[code]) end
     local e = summary.errors
     io.write(string.format(
-        "WRK requests=%d duration_s=%.2f accepted=%d statuses=%s socket_errors=connect:%d,read:%d,write:%d,timeout:%d "
+        "WRK requests=%d duration_s=%.2f accepted=%d duplicates=%d resends=%d statuses=%s socket_errors=connect:%d,read:%d,write:%d,timeout:%d "
             .. "non2xx=%d p50_ms=%.1f p90_ms=%.1f p99_ms=%.1f p999_ms=%.1f max_ms=%.1f\n",
-        summary.requests, summary.duration / 1e6, total_accepted, table.concat(parts, ","),
+        summary.requests, summary.duration / 1e6, total_accepted, total_duplicates, total_resends, table.concat(parts, ","),
         e.connect, e.read, e.write, e.timeout, e.status,
         latency:percentile(50) / 1000, latency:percentile(90) / 1000, latency:percentile(99) / 1000,
         latency:percentile(99.9) / 1000, latency.max / 1000))
