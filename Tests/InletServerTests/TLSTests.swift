@@ -198,6 +198,54 @@ import Testing
         }
     }
 
+    /// What a raw TLS client gets when it sends `request` over `openssl s_client` (extra
+    /// `options`, e.g. a protocol version), and whether s_client's handshake succeeded.
+    static func openssl(port: Int, _ options: [String], sending request: String) throws -> (handshake: Bool, received: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-servername", "localhost", "-quiet", "-no_ign_eof"] + options
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(request.utf8))
+        // s_client exits when the server closes the connection; a server that does not is
+        // given 10 s.
+        let deadline = Date().addingTimeInterval(10)
+        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        if process.isRunning { process.terminate() }
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return (!text.contains("handshake failure") && !text.contains("alert protocol version") && !text.contains(":error:"), text)
+    }
+
+    /// An early answer (413 from the headers, `Connection: close`) reaches a TLS client whole,
+    /// and a client that offers only TLS 1.1 is refused at the handshake.
+    @Test func anEarlyRefusalArrivesOverTLSAndOldProtocolsAreRefused() async throws {
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let pair = try Self.selfSigned("server", in: directory)
+        var harness = try Self.harness("tls_early", TLSFiles(certificatePath: pair.certificate.path, keyPath: pair.key.path))
+        harness.configuration.ingest.maxBodyBytes = 10_000
+        let (_, token) = try harness.tenant()
+        try await Self.withServer(harness, trusting: [pair.certificate]) { port, clients in
+            #expect(try await eventually(.seconds(10)) { try await Self.get(clients[0], port: port, "/readyz").status == 200 })
+            let auth = Data("\(token):".utf8).base64EncodedString()
+            let head = "POST /v1/batch HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic \(auth)\r\nContent-Type: application/json\r\nContent-Length: 10001\r\n\r\n"
+            let refused = try Self.openssl(port: port, [], sending: head)
+            #expect(refused.received.contains("HTTP/1.1 413"), "\(refused.received)")
+
+            let old = try Self.openssl(port: port, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"], sending: "GET /readyz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            // The server's alert 70, not the client's own refusal.
+            #expect(!old.handshake && old.received.contains("alert protocol version"), "\(old.received)")
+            let current = try Self.openssl(port: port, ["-tls1_2"], sending: "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            #expect(current.received.contains("HTTP/1.1 200"), "\(current.received)")
+        }
+    }
+
     /// The binary: SIGHUP reloads at once (the periodic check is an hour away here), and
     /// `inlet healthcheck` talks TLS when the server does.
     @Test func sighupReloadsTheCertificateAndHealthcheckSpeaksTLS() async throws {
