@@ -77,7 +77,10 @@ public enum CredentialRedaction {
         return bytes.count
     }
 
-    /// The characters of a quoted name, escapes decoded (enough to compare with ASCII names).
+    /// The characters of a quoted name, escapes decoded (enough to compare with ASCII names),
+    /// NUL removed, raw or escaped: the parser removes it from names and values (PostgreSQL
+    /// cannot store it, JSONSanitizer), so `"writeKey\u0000"` is the parser's `writeKey`, and
+    /// must be redacted as one.
     private static func decodedName(_ quoted: ArraySlice<UInt8>) -> String {
         var scalars = String.UnicodeScalarView()
         var i = quoted.startIndex + 1
@@ -89,14 +92,14 @@ public enum CredentialRedaction {
                 if escaped == UInt8(ascii: "u"), i + 6 <= end, let code = UInt32(String(decoding: quoted[(i + 2)..<(i + 6)], as: UTF8.self), radix: 16),
                     let scalar = Unicode.Scalar(code)
                 {
-                    scalars.append(scalar)
+                    if code != 0 { scalars.append(scalar) }
                     i += 6
                 } else {
                     scalars.append(Unicode.Scalar(escaped))
                     i += 2
                 }
             } else {
-                scalars.append(Unicode.Scalar(byte))
+                if byte != 0 { scalars.append(Unicode.Scalar(byte)) }
                 i += 1
             }
             if scalars.count > 16 { break }  // longer than any credential name

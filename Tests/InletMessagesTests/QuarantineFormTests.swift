@@ -1,3 +1,4 @@
+import Foundation
 import PostgresClient
 import Testing
 
@@ -17,9 +18,29 @@ import Testing
         (#"{"type":"track",,"writeKey":"SECRET""#, #"{"type":"track",,"writeKey":"[redacted]""#),
         // A value that merely says writeKey is no member name.
         (#"{"note":"writeKey","k":"v"}"#, #"{"note":"writeKey","k":"v"}"#),
+        // NUL in the name, raw or escaped: the parser removes it, so this is its writeKey.
+        ("{\"writeKey\u{0}\u{0}\":\"SECRET\"}", "{\"writeKey\u{0}\u{0}\":\"[redacted]\"}"),
+        (#"{"write\u0000Key":"SECRET"}"#, #"{"write\u0000Key":"[redacted]"}"#),
     ])
     func credentialsAreRedactedAtAnyDepth(raw: String, expected: String) {
         #expect(String(decoding: CredentialRedaction.redacted(Array(raw.utf8)), as: UTF8.self) == expected)
+    }
+
+    /// `make fuzz` found this (2026-12-02): a message refused for a control character in a
+    /// name, whose `writeKey` name ends in 130 NULs. The parser reads that name as `writeKey`;
+    /// the redaction, stopping at 16 characters with the NULs counted, did not, so the
+    /// quarantine would have kept the token.
+    @Test func aWriteKeyNamePaddedWithNULIsRedactedAsTheParserReadsIt() throws {
+        let body = try #require(
+            Data(
+                base64Encoded:
+                    "eyJ0eXAHZSI6InRyYWNrIiwibWVzc2FnZUlkIjoiJyIsInVzAGVySWQiOiJ1IiwiZXZlbnQiOiJlIiwid3JpdGVLZXkAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAiOiIkVE9LRU4ifQ=="
+            ))
+        let parser = MessageParser()
+        #expect(parser.writeKey(in: Array(body)) == "$TOKEN")
+        let redacted = CredentialRedaction.redacted(Array(body))
+        #expect(parser.writeKey(in: redacted) == "[redacted]")
+        #expect(!String(decoding: redacted, as: UTF8.self).contains("$TOKEN"))
     }
 
     @Test(arguments: [
