@@ -20,10 +20,6 @@ import yaml
 
 failures = []
 
-# Metrics that a change being written alongside adds to Sources/: allowed by name until they
-# are there (e.g. issue 13's inlet_ready and inlet_tls_certificate_expiry_timestamp_seconds, now
-# defined). A name here that Sources/ defines is reported, so the list empties itself.
-PENDING_METRICS: set[str] = set()
 SEVERITIES = {"critical", "warning"}
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
@@ -59,10 +55,10 @@ def metric_names(expr):
 def check_names(where, used, names, histograms):
     unknown = []
     for name in sorted(used):
-        if name in names or name in PENDING_METRICS:
+        if name in names:
             continue
         base = next((name[: -len(s)] for s in HISTOGRAM_SUFFIXES if name.endswith(s)), None)
-        if base and (base in histograms or base in PENDING_METRICS):
+        if base and base in histograms:
             continue
         unknown.append(name)
     if unknown:
@@ -170,9 +166,6 @@ def main():
     names, histograms = exposed_metrics(root)
     if not names:
         fail("metric names", "no inlet_* metric found in Sources/: has Sources/InletServer/Metrics moved?")
-    now_defined = sorted(PENDING_METRICS & names)
-    if now_defined:
-        print(f"  note: {', '.join(now_defined)} now defined in Sources/: remove from PENDING_METRICS in scripts/checks/observability.py")
     check_rules(root, names, histograms)
     check_dashboard(root, names, histograms)
     if failures:

@@ -38,7 +38,7 @@ public final class CertificateStore: Sendable {
     public init(files: TLSFiles, metrics: IngestMetrics? = nil, logger: Logger) throws {
         self.files = files
         self.logger = logger
-        let first = try Self.load(files)
+        let first = try Self.load(files, try PEMFiles(files))
         self.loaded = Mutex(first)
         self.expiryGauge = metrics?.makeTLSCertificateExpiry()
         expiryGauge?.record(first.expiry)
@@ -48,13 +48,8 @@ public final class CertificateStore: Sendable {
     /// The context for a connection accepted now.
     var context: NIOSSLContext { loaded.withLock { $0.context } }
 
-    /// The served certificate's notAfter, in seconds since 1970.
-    public var expiry: Int { loaded.withLock { $0.expiry } }
-
     /// Reads the files again and switches to them if they changed and can be used.
-    /// - Returns: true if new connections now get a different certificate.
-    @discardableResult
-    public func reload(reason: ReloadReason) -> Bool {
+    public func reload(reason: ReloadReason) {
         reloading.withLock { lastFailure in
             func report(_ error: any Error, digest: Data?) {
                 let failure = Failure(digest: digest, message: "\(error)")
@@ -64,26 +59,27 @@ public final class CertificateStore: Sendable {
                     "could not load the new TLS certificate; still serving the current one",
                     metadata: ["reason": "\(reason)", "error": "\(error)"])
             }
-            let digest: Data
+            let pem: PEMFiles
             do {
-                digest = try Self.digest(files)
+                pem = try PEMFiles(files)
             } catch {
                 report(error, digest: nil)
-                return false
+                return
             }
+            let digest = pem.digest
             if digest == loaded.withLock({ $0.digest }) {
                 lastFailure = nil
                 // An operator who sent SIGHUP wants to see it was received.
                 logger.log(level: reason == .signal ? .info : .debug, "TLS certificate unchanged", metadata: ["reason": "\(reason)"])
-                return false
+                return
             }
-            if let lastFailure, lastFailure.digest == digest { return false }
+            if let lastFailure, lastFailure.digest == digest { return }
             let next: Loaded
             do {
-                next = try Self.load(files)
+                next = try Self.load(files, pem)
             } catch {
                 report(error, digest: digest)
-                return false
+                return
             }
             lastFailure = nil
             loaded.withLock { $0 = next }
@@ -91,7 +87,6 @@ public final class CertificateStore: Sendable {
             logger.notice(
                 "TLS certificate reloaded",
                 metadata: ["reason": "\(reason)", "certificate": "\(files.certificatePath)", "not_after": "\(Self.text(next.expiry))"])
-            return true
         }
     }
 
@@ -102,23 +97,31 @@ public final class CertificateStore: Sendable {
         public var description: String { rawValue }
     }
 
-    private static func read(_ path: String, _ what: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw TLSError.unusable("cannot read the TLS \(what) at \(path)")
+    /// Both files' bytes, read once per reload, and their digest.
+    private struct PEMFiles {
+        let certificate: [UInt8]
+        let key: [UInt8]
+        let digest: Data
+
+        init(_ files: TLSFiles) throws {
+            certificate = try Self.read(files.certificatePath, "certificate")
+            key = try Self.read(files.keyPath, "key")
+            var hash = SHA256()
+            hash.update(data: certificate)
+            hash.update(data: key)
+            digest = Data(hash.finalize())
         }
-        return Array(data)
+
+        private static func read(_ path: String, _ what: String) throws -> [UInt8] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw TLSError.unusable("cannot read the TLS \(what) at \(path)")
+            }
+            return Array(data)
+        }
     }
 
-    private static func digest(_ files: TLSFiles) throws -> Data {
-        var hash = SHA256()
-        hash.update(data: try read(files.certificatePath, "certificate"))
-        hash.update(data: try read(files.keyPath, "key"))
-        return Data(hash.finalize())
-    }
-
-    private static func load(_ files: TLSFiles) throws -> Loaded {
-        let certificateBytes = try read(files.certificatePath, "certificate")
-        let keyBytes = try read(files.keyPath, "key")
+    private static func load(_ files: TLSFiles, _ pem: PEMFiles) throws -> Loaded {
+        let (certificateBytes, keyBytes) = (pem.certificate, pem.key)
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
         do {
@@ -144,10 +147,7 @@ public final class CertificateStore: Sendable {
             throw TLSError.unusable(
                 "cannot use the certificate in \(files.certificatePath) with the key in \(files.keyPath) (\(error)): does the key belong to the certificate?")
         }
-        var hash = SHA256()
-        hash.update(data: certificateBytes)
-        hash.update(data: keyBytes)
-        return Loaded(context: context, digest: Data(hash.finalize()), expiry: Int(leaf.notValidAfter))
+        return Loaded(context: context, digest: pem.digest, expiry: Int(leaf.notValidAfter))
     }
 
     private static func text(_ seconds: Int) -> String {
