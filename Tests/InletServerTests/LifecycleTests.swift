@@ -81,6 +81,44 @@ import Testing
         #expect(try harness.connect().count("events.tracks", tenant: tenant) == 101)
     }
 
+    /// After many small requests, each writer transaction having taken several at once, SIGTERM
+    /// still ends the server at once. (The writers waited on a semaphore signalled per request:
+    /// the signals their takes did not consume piled up, and the writers woke for each, lingered,
+    /// found nothing; the shutdown waited for the pile, here ~10 s at a 50 ms linger.)
+    @Test func sigtermAfterAFloodOfSmallRequestsExitsPromptly() async throws {
+        let harness = try IngestHarness("flood-exit")
+        let (tenant, token) = try harness.tenant()
+        let port = Self.freePort()
+        let server = try BuiltProducts.start(
+            "inlet", ["serve"],
+            environment: [
+                "DATABASE_URL": harness.databaseURL, "INLET_HOST": "127.0.0.1", "INLET_PORT": String(port),
+                "INLET_BATCH_LINGER_MS": "50",
+            ])
+        let client = IngestHarness.Client(port: port)
+        for _ in 0..<100 where (try? await client.get("/readyz"))?.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let statuses = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<40 {
+                group.addTask {
+                    var statuses: [Int] = []
+                    for _ in 0..<10 { statuses.append(try await client.post("/", json: Messages.track(), token: token).status) }
+                    return statuses
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(statuses.count == 400 && statuses.allSatisfy { $0 == 200 })
+        let signalled = ContinuousClock.now
+        server.signal(SIGTERM)
+        let outcome = BuiltProducts.wait(server)
+        let took = ContinuousClock.now - signalled
+        #expect(outcome.status == 0, "\(outcome.error)")
+        #expect(took < .seconds(4), "exited \(took) after SIGTERM")
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 400)
+    }
+
     @Test func aPostgresRestartIsAnswered503ThenRecoveredWithoutRestartingInlet() async throws {
         let cluster = "restart-\(UUID().uuidString.prefix(8).lowercased())"
         let serverURL = try Self.localpg(["start", cluster])

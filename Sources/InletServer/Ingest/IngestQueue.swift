@@ -29,8 +29,13 @@ final class IngestQueue: Sendable {
 
     let limits: Limits
     private let state = Mutex(State())
-    /// Signalled once per admitted request; writers wait on it.
-    private let work = DispatchSemaphore(value: 0)
+    /// Writers wait on it while no request waits; signalled once per admitted request.
+    ///
+    /// A condition over the queue's state, not a semaphore counting admissions: a writer takes
+    /// every waiting request at once but consumed one count, so the counts piled up (250,000
+    /// after a minute of single messages) and the writers woke to empty takes, 2 ms each, long
+    /// after the load ended; a graceful shutdown waited for that backlog to drain.
+    private let work = NSCondition()
     private let metrics: IngestMetrics
 
     init(limits: Limits, metrics: IngestMetrics) {
@@ -47,7 +52,9 @@ final class IngestQueue: Sendable {
             if let refusal = admit(request) {
                 request.complete(refusal)
             } else {
+                work.lock()
                 work.signal()
+                work.unlock()
             }
         }
     }
@@ -84,11 +91,20 @@ final class IngestQueue: Sendable {
 
     // MARK: - Writer side
 
-    /// Waits up to `timeout` for a request to be admitted; false on time-out.
+    /// Waits up to `timeout` for a request to wait for a writer; false when none does by then,
+    /// or when woken for another reason (``wakeWriters()``).
     func waitForWork(timeout: Duration) -> Bool {
-        let nanoseconds = Int(timeout.components.seconds) * 1_000_000_000 + Int(timeout.components.attoseconds / 1_000_000_000)
-        return work.wait(timeout: .now() + .nanoseconds(nanoseconds)) == .success
+        let deadline = Date(timeIntervalSinceNow: timeout.timeInterval)
+        work.lock()
+        defer { work.unlock() }
+        // The handler admits (under `state`) before it takes `work` to signal: a request admitted
+        // after this check finds the writer waiting, and wakes it.
+        if hasWaiting { return true }
+        _ = work.wait(until: deadline)
+        return hasWaiting
     }
+
+    private var hasWaiting: Bool { state.withLock { !$0.waiting.isEmpty } }
 
     /// Rows waiting for a writer.
     var waitingRows: Int {
@@ -176,8 +192,10 @@ final class IngestQueue: Sendable {
     }
 
     /// Wakes every writer (at shutdown, so they notice promptly).
-    func wakeWriters(_ count: Int) {
-        for _ in 0..<count { work.signal() }
+    func wakeWriters() {
+        work.lock()
+        work.broadcast()
+        work.unlock()
     }
 
     private func publishDepth() {

@@ -36,6 +36,8 @@ public final class WriterPool: Service, Sendable {
     private let writersExited = DispatchGroup()
     /// The last write failure logged, so that a lasting fault is logged once, not per batch.
     private let lastFault = Mutex<String?>(nil)
+    /// What the writers wrote lately, so that a redelivery is staged from the start.
+    private let recent = RecentMessages()
 
     init(queue: IngestQueue, databaseURL: String, configuration: IngestConfiguration, metrics: IngestMetrics, logger: Logger) {
         self.queue = queue
@@ -79,7 +81,7 @@ public final class WriterPool: Service, Sendable {
             abandonAllInFlight(with: .shuttingDown)
         }
         stopping.store(true, ordering: .relaxed)
-        queue.wakeWriters(configuration.writers)
+        queue.wakeWriters()
         // Join the writer threads: none may still be inside libpq once this returns (the process
         // exits next). Each notices `stopping` within its 200 ms wait; one still blocked after
         // that on a database that does not answer (in a transaction or a probe, both registered
@@ -139,9 +141,10 @@ public final class WriterPool: Service, Sendable {
             if writer == nil {
                 if stopping.load(ordering: .relaxed) { return }
                 do {
-                    writer = try BatchWriter(url: databaseURL, logger: logger)
+                    writer = try BatchWriter(url: databaseURL, logger: logger, recent: recent)
                     let metrics = metrics
                     writer?.committed = { metrics.commitSeconds.record($0) }
+                    writer?.transactionRestaged = { metrics.transactionsRestaged.increment() }
                     writer?.transactionBegins = { [self] in inFlight.withLock { $0[index]?.started = .now } }
                     if !queue.isDatabaseAvailable { logger.info("database reachable again") }
                     queue.setDatabaseAvailable(true)
