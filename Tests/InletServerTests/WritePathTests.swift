@@ -149,6 +149,49 @@ import Testing
         #expect(traits == #"{"color": "green"}"#)
     }
 
+    /// A resend of messages this instance wrote lately is staged by itself: its transaction is
+    /// not aborted and redone (`inlet_transactions_restaged_total` stays 0), and the fresh
+    /// messages in the same body are copied and stored beside it. Messages this process never
+    /// wrote (stored before a restart here; by another instance in production) are still found,
+    /// by the unique violation: that transaction is redone all staged, once, and counted.
+    @Test func aResendIsStagedByItselfAndAnUnexpectedOneRedoesItsTransaction() async throws {
+        let harness = try IngestHarness("restage")
+        let (tenant, token) = try harness.tenant()
+        let stored = (0..<20).map { i in
+            i % 5 == 0
+                ? #"{"type":"identify","messageId":"\#(UUID().uuidString)","userId":"u\#(i)","timestamp":"2024-05-01T10:00:00Z","traits":{"n":\#(i)}}"#
+                : Messages.track(timestamp: "2024-05-01T10:00:00Z")
+        }
+        @Sendable func fresh() -> [String] { (0..<5).map { _ in Messages.track(timestamp: "2024-05-01T11:00:00Z") } }
+        let restaged = "inlet_transactions_restaged_total"
+        let firstRun = try await harness.run { client in
+            let first = try await client.post("/", json: Messages.array(stored), token: token)
+            let resent = try await client.post("/", json: Messages.array(stored + fresh()), token: token)
+            return (first, resent, try await client.get("/metrics").body)
+        }
+        #expect(firstRun.0.json["accepted"] as? Int == 20, "\(firstRun.0.body)")
+        #expect(firstRun.1.json["accepted"] as? Int == 5, "\(firstRun.1.body)")
+        #expect(firstRun.1.json["duplicates"] as? Int == 20, "\(firstRun.1.body)")
+        #expect(firstRun.2.contains("\(restaged) 0"), "\(firstRun.2)")
+
+        // A new process: nothing remembered.
+        let secondRun = try await harness.run { client in
+            let unexpected = try await client.post("/", json: Messages.array(stored + fresh()), token: token)
+            let metricsThen = try await client.get("/metrics").body
+            let expected = try await client.post("/", json: Messages.array(stored + fresh()), token: token)
+            return (unexpected, metricsThen, expected, try await client.get("/metrics").body)
+        }
+        #expect(secondRun.0.json["accepted"] as? Int == 5, "\(secondRun.0.body)")
+        #expect(secondRun.0.json["duplicates"] as? Int == 20, "\(secondRun.0.body)")
+        #expect(secondRun.1.contains("\(restaged) 1"), "\(secondRun.1)")
+        #expect(secondRun.2.json["accepted"] as? Int == 5, "\(secondRun.2.body)")
+        #expect(secondRun.2.json["duplicates"] as? Int == 20, "\(secondRun.2.body)")
+        #expect(secondRun.3.contains("\(restaged) 1"), "a resend of what this process saw is expected: \(secondRun.3)")
+        let db = try harness.connect()
+        #expect(try db.count("events.tracks", tenant: tenant) == 16 + 15)
+        #expect(try db.count("events.identifies", tenant: tenant) == 4)
+    }
+
     /// A message whose timestamp is its arrival time (none, unparseable, implausible) is stored
     /// once however often it is retried, though each retry arrives at another time.
     @Test(arguments: [nil, "yesterday", "1970-01-01T00:00:00Z", "2999-01-01T00:00:00Z"] as [String?])

@@ -32,6 +32,9 @@ public struct IngestMetrics: Sendable {
     let queueWait: Timer
     /// One writer transaction, from its first statement to its commit (recorded by the writers).
     let commitSeconds: Timer
+    /// Transactions redone with every row staged because a row was stored already and
+    /// ``RecentMessages`` did not expect it (a resend first sent to another instance, or long ago).
+    let transactionsRestaged: Counter
     /// 1 while `/readyz` answers 200, else 0 (set when /metrics is read).
     let ready: Gauge
     private let http: HTTPMetricsCache
@@ -77,6 +80,7 @@ public struct IngestMetrics: Sendable {
         batchSeconds = Timer(label: "inlet_copy_batch_seconds", factory: factory)
         queueWait = Timer(label: "inlet_queue_wait_seconds", factory: factory)
         commitSeconds = Timer(label: "inlet_commit_duration_seconds", factory: factory)
+        transactionsRestaged = Counter(label: "inlet_transactions_restaged_total", factory: factory)
         ready = Gauge(label: "inlet_ready", factory: factory)
         http = HTTPMetricsCache(factory: factory)
     }

@@ -2,32 +2,56 @@ import InletMessages
 import Logging
 import PostgresClient
 
+/// Which rows of a transaction go through the staging tables (`INSERT … ON CONFLICT DO NOTHING`)
+/// rather than straight into the partitioned tables by COPY.
+enum Staging {
+    case none
+    case rows(Set<RowRef>)
+    case all
+
+    var stagesNothing: Bool {
+        if case .none = self { true } else { false }
+    }
+
+    func stages(_ ref: RowRef) -> Bool {
+        switch self {
+        case .none: false
+        case .rows(let rows): rows.contains(ref)
+        case .all: true
+        }
+    }
+}
+
 extension BatchWriter {
     /// One transaction: the given rows into their tables, then (for the requests in
     /// `sideTablesOf`) their quarantined messages and deletes, and `poisoned` rows into the
     /// quarantine. Adds to `results` only once the transaction committed.
     ///
-    /// First straight into the partitioned tables, the usual case: no row is stored yet, and a
-    /// plain COPY costs PostgreSQL what the raw `\copy` of `make bench` costs. A redelivered row
-    /// aborts that transaction with a unique violation; it is then done again through the
-    /// staging tables, where `ON CONFLICT DO NOTHING` sorts the stored rows out. (No savepoint
-    /// per table: one round trip each way per table for a case that is rare.)
+    /// Fresh rows go straight into the partitioned tables, the usual case: a plain COPY costs
+    /// PostgreSQL what the raw `\copy` of `make bench` costs. The rows `likelyStored` (written
+    /// lately by this process: ``RecentMessages``) go through the staging tables, where
+    /// `ON CONFLICT DO NOTHING` sorts the stored ones out. A redelivered row that was not
+    /// expected aborts the transaction with a unique violation; it is then done again with every
+    /// row staged. (No savepoint per table: one round trip each way per table, for every
+    /// transaction, to save a case that the expected ones have made rare.)
     func commit(
         _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
-        poisoned: [(RowRef, PostgresError)]
+        poisoned: [(RowRef, PostgresError)], likelyStored: Set<RowRef>
     ) throws {
+        let staging: Staging = likelyStored.isEmpty ? .none : .rows(likelyStored)
         do {
-            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staged: false)
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staging: staging)
         } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
-            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staged: true)
+            transactionRestaged()
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staging: .all)
         }
     }
 
     private func commit(
         _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
-        poisoned: [(RowRef, PostgresError)], staged: Bool
+        poisoned: [(RowRef, PostgresError)], staging: Staging
     ) throws {
-        if staged && stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
+        if !staging.stagesNothing && stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
             // Deleted staging rows stay as dead tuples (temporary tables are never autovacuumed)
             // and every statement on the stage scans them: empty the tables now and then.
             try connection.execute("TRUNCATE " + EventTable.allCases.map { "stage_\($0.name)" }.joined(separator: ", "))
@@ -55,23 +79,28 @@ extension BatchWriter {
             for table in EventTable.allCases {
                 var tableRows = rows.filter { batch.row($0).table == table }
                 guard !tableRows.isEmpty else { continue }
-                if staged {
-                    try copyRows(into: "stage_\(table.name)", table, tableRows, of: batch, whole: whole)
+                let stagedRows = tableRows.filter { staging.stages($0) }
+                if stagedRows.count < tableRows.count {
+                    let plainRows = stagedRows.isEmpty ? tableRows : tableRows.filter { !staging.stages($0) }
+                    try copyRows(into: "events.\(table.name)", table, plainRows, of: batch, whole: whole && stagedRows.isEmpty)
+                }
+                if !stagedRows.isEmpty {
+                    try copyRows(into: "stage_\(table.name)", table, stagedRows, of: batch, whole: whole && stagedRows.count == tableRows.count)
                     let inserted = try connection.query(
                         """
                         INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, "timestamp", id
                         ON CONFLICT DO NOTHING RETURNING tenant_id, id, "timestamp"
                         """)
-                    stagedRowsSinceTruncate += tableRows.count
-                    if inserted.rows.count < tableRows.count {
-                        var already = try alreadyStored(tableRows, inserted: inserted, of: batch)
-                        if already.count != tableRows.count - inserted.rows.count {
+                    stagedRowsSinceTruncate += stagedRows.count
+                    if inserted.rows.count < stagedRows.count {
+                        var already = try alreadyStored(stagedRows, inserted: inserted, of: batch)
+                        if already.count != stagedRows.count - inserted.rows.count {
                             // The keys did not match up (which would be a bug): count the rows
                             // as stored rather than skip the profile updates of stored rows.
                             logger.error(
                                 "redelivered rows do not match the insert's keys; counting them as stored",
                                 metadata: [
-                                    "table": "\(table.name)", "rows": "\(tableRows.count)", "inserted": "\(inserted.rows.count)",
+                                    "table": "\(table.name)", "rows": "\(stagedRows.count)", "inserted": "\(inserted.rows.count)",
                                     "not_inserted_by_key": "\(already.count)",
                                 ])
                             already = []
@@ -81,8 +110,6 @@ extension BatchWriter {
                         tableRows.removeAll { already.contains($0) }
                     }
                     try connection.execute("DELETE FROM stage_\(table.name)")
-                } else {
-                    try copyRows(into: "events.\(table.name)", table, tableRows, of: batch, whole: whole)
                 }
                 for ref in tableRows { stored[ref.request][table.rawValue] += 1 }
                 if let profiles = ProfileTable(for: table), !tableRows.isEmpty { profileUpdates.append((profiles, tableRows)) }

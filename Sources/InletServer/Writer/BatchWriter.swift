@@ -5,8 +5,9 @@ import PostgresClient
 /// Writes batches of requests through one database connection, in one transaction each.
 ///
 /// request rows → repeats within the batch set aside → months' partitions made sure of →
-/// one transaction: COPY straight into the partitioned tables (through staging tables when a row
-/// is stored already), profiles, traffic, quarantine, deletes → results per request.
+/// one transaction: COPY straight into the partitioned tables (through staging tables for rows
+/// this process wrote recently, and for all when a row turns out stored already), profiles,
+/// traffic, quarantine, deletes → results per request.
 ///
 /// A row the database refuses for itself (``DatabaseFault/row``) is found by bisection and
 /// quarantined, and the rest commits. Any other database error is thrown: the batch's requests
@@ -17,21 +18,27 @@ import PostgresClient
 final class BatchWriter {
     let connection: Connection
     let logger: Logger
+    /// The messages this process's writers wrote lately (shared): a row among them is likely a
+    /// redelivery, and goes through staging from the start.
+    let recent: RecentMessages?
     var partitions = PartitionMonths()
     /// Told how long each committed transaction took, BEGIN to COMMIT (a histogram).
     var committed: (Duration) -> Void = { _ in }
     /// Told when each transaction begins: the watchdog times transactions, not whole batches
     /// (a bisection runs many, each bounded by the transaction timeout).
     var transactionBegins: () -> Void = {}
+    /// Told when a transaction met a stored row it did not expect and is redone all staged.
+    var transactionRestaged: () -> Void = {}
     /// Rows of the current bisection whose "no partition" was checked once already.
     private var partitionRechecked = Set<RowRef>()
     /// Rows deleted from the staging tables since they were last truncated.
     var stagedRowsSinceTruncate = 0
     static let stagedRowsBeforeTruncate = 5_000
 
-    init(url: String, logger: Logger, applicationName: String = "inlet-writer") throws {
+    init(url: String, logger: Logger, applicationName: String = "inlet-writer", recent: RecentMessages? = nil) throws {
         connection = try Connection(url: url, applicationName: applicationName)
         self.logger = logger
+        self.recent = recent
         // Staging tables live as long as the connection. Not ON COMMIT DELETE ROWS: truncating a
         // table at every commit cost about 25 ms a transaction (measured by `make bench`); rows are
         // deleted after use instead, and the tables truncated now and then (see `+Transaction`).
@@ -47,27 +54,34 @@ final class BatchWriter {
         // Months first: a request refused for its month must not leave another request's copy
         // of the same message counted as a duplicate of a row that is never stored.
         var refused = try unavailableMonths(batch.allRows, in: batch)
-        var (rows, results) = plan(batch, refused: refused)
+        var (rows, keys, results) = plan(batch, refused: refused)
+        // Remembered before the commit, not after: a resend reaching the other writer meanwhile
+        // would wait on this transaction's rows and then fail its plain COPY. Should this
+        // transaction fail, its retried rows take the staging path for nothing, and are stored.
+        let likelyStored = likelyStored(rows, keys: keys)
+        recent?.remember(keys)
 
         do {
             try withRetries {
-                try self.commit(rows, of: batch, results: &results, sideTablesOf: writtenRequests(batch, refused), poisoned: [])
+                try self.commit(
+                    rows, of: batch, results: &results, sideTablesOf: writtenRequests(batch, refused), poisoned: [],
+                    likelyStored: likelyStored)
             }
         } catch let error as PostgresError where DatabaseFault(error) == .row {
             if error.sqlState == SQLState.noPartitionForRow {
                 // Perhaps a partition was dropped since it was cached: make sure, then go on.
                 partitions.forget()
                 refused.formUnion(try unavailableMonths(rows, in: batch))
-                (rows, results) = plan(batch, refused: refused)
+                (rows, keys, results) = plan(batch, refused: refused)
             }
             let written = writtenRequests(batch, refused)
             // One or more messages the database refuses: find them by bisection, commit the rest,
             // then the quarantine (validation rejects and the refused messages) on its own.
             var poisoned: [(RowRef, PostgresError)] = []
             partitionRechecked = []
-            try isolate(rows[...], of: batch, results: &results, poisoned: &poisoned)
+            try isolate(rows[...], of: batch, results: &results, poisoned: &poisoned, likelyStored: likelyStored)
             try withRetries {
-                try self.commit([], of: batch, results: &results, sideTablesOf: written, poisoned: poisoned)
+                try self.commit([], of: batch, results: &results, sideTablesOf: written, poisoned: poisoned, likelyStored: [])
             }
             for (ref, error) in poisoned {
                 results[ref.request].rejected.append(Self.rejection(of: ref, in: batch, error: error))
@@ -91,15 +105,24 @@ final class BatchWriter {
         return refused
     }
 
-    /// The rows to write and the results to fill, the `refused` requests left out: each request
-    /// starts with its validation rejects, and repeats within the batch count as duplicates.
-    private func plan(_ batch: WriteBatch, refused: Set<Int>) -> ([RowRef], [RequestResult]) {
+    /// The rows to write (with their keys' hashes) and the results to fill, the `refused`
+    /// requests left out: each request starts with its validation rejects, and repeats within the
+    /// batch count as duplicates.
+    private func plan(_ batch: WriteBatch, refused: Set<Int>) -> ([RowRef], [Int], [RequestResult]) {
         var results = batch.requests.indices.map { index in
             refused.contains(index)
                 ? RequestResult(refusal: .databaseFailing) : RequestResult(rejected: batch.requests[index].batch.rejects)
         }
-        let rows = RepeatedMessages.unique(in: batch, skipping: refused, results: &results)
-        return (rows, results)
+        let (rows, keys) = RepeatedMessages.unique(in: batch, skipping: refused, results: &results)
+        return (rows, keys, results)
+    }
+
+    /// The rows whose key this process wrote lately.
+    private func likelyStored(_ rows: [RowRef], keys: [Int]) -> Set<RowRef> {
+        guard let recent else { return [] }
+        var found = Set<RowRef>()
+        for (ref, seen) in zip(rows, recent.contains(keys)) where seen { found.insert(ref) }
+        return found
     }
 
     /// The requests whose quarantine and deletes this batch writes: all but the refused ones.
@@ -123,11 +146,14 @@ final class BatchWriter {
     /// takes. An error that is not a row's own ends the bisection: it is thrown.
     private func isolate(
         _ rows: ArraySlice<RowRef>, of batch: WriteBatch, results: inout [RequestResult],
-        poisoned: inout [(RowRef, PostgresError)]
+        poisoned: inout [(RowRef, PostgresError)], likelyStored: Set<RowRef>
     ) throws {
         guard !rows.isEmpty else { return }
         do {
-            try withRetries { try self.commit(Array(rows), of: batch, results: &results, sideTablesOf: [], poisoned: []) }
+            try withRetries {
+                try self.commit(
+                    Array(rows), of: batch, results: &results, sideTablesOf: [], poisoned: [], likelyStored: likelyStored)
+            }
         } catch let error as PostgresError where DatabaseFault(error) == .row {
             if rows.count == 1, let only = rows.first {
                 if error.sqlState == SQLState.noPartitionForRow && !partitionRechecked.contains(only) {
@@ -136,14 +162,14 @@ final class BatchWriter {
                     partitionRechecked.insert(only)
                     partitions.forget()
                     guard try partitions.ensure([only], in: batch, on: connection).isEmpty else { throw error }
-                    return try isolate(rows, of: batch, results: &results, poisoned: &poisoned)
+                    return try isolate(rows, of: batch, results: &results, poisoned: &poisoned, likelyStored: likelyStored)
                 }
                 poisoned.append((only, error))
                 return
             }
             let middle = rows.startIndex + rows.count / 2
-            try isolate(rows[..<middle], of: batch, results: &results, poisoned: &poisoned)
-            try isolate(rows[middle...], of: batch, results: &results, poisoned: &poisoned)
+            try isolate(rows[..<middle], of: batch, results: &results, poisoned: &poisoned, likelyStored: likelyStored)
+            try isolate(rows[middle...], of: batch, results: &results, poisoned: &poisoned, likelyStored: likelyStored)
         }
     }
 }

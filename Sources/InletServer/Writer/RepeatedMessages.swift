@@ -5,12 +5,15 @@ import PostgresClient
 enum RepeatedMessages {
     /// Every row to write, without the repeats inside this batch (counted as duplicates in
     /// `results`): the first of rows with the same tenant, table, timestamp and messageId is kept.
-    /// Requests in `skipped` (refused) take no part.
+    /// Requests in `skipped` (refused) take no part. With each row, a hash of that key
+    /// (``RecentMessages`` remembers them; this process's `Hasher` seed).
     ///
     /// Rows are sorted by a hash of that key and only neighbours with equal hashes compared. A
     /// `Set` of keys holding slices of the encoders cost a third of the writer thread in `perf`
     /// (rehashing as it grew, reference counting every slice); this costs ~0.05 µs a row.
-    static func unique(in batch: WriteBatch, skipping skipped: Set<Int> = [], results: inout [RequestResult]) -> [RowRef] {
+    static func unique(
+        in batch: WriteBatch, skipping skipped: Set<Int> = [], results: inout [RequestResult]
+    ) -> (rows: [RowRef], keys: [Int]) {
         let requests = batch.requests
         var refs: [RowRef] = []
         var hashes: [(hash: Int, position: Int)] = []
@@ -51,16 +54,21 @@ enum RepeatedMessages {
             groupStart = groupEnd
         }
 
+        var keyOf = [Int](repeating: 0, count: refs.count)
+        for (hash, position) in hashes { keyOf[position] = hash }
         var rows: [RowRef] = []
+        var keys: [Int] = []
         rows.reserveCapacity(refs.count)
+        keys.reserveCapacity(refs.count)
         for (position, ref) in refs.enumerated() {
             if isRepeat[position] {
                 results[ref.request].duplicatesByTable[batch.row(ref).table.rawValue] += 1
             } else {
                 rows.append(ref)
+                keys.append(keyOf[position])
             }
         }
-        return rows
+        return (rows, keys)
     }
 
     /// Whether two rows are the same message: tenant, table, timestamp and messageId.
