@@ -178,8 +178,8 @@ public final class WriterPool: Service, Sendable {
                 }
                 continue
             }
-            // Group commit: let a small batch grow for a moment while the queue is not full.
-            if configuration.batchLinger > .zero && queue.waitingRows < configuration.batchMaxRows {
+            // Group commit: let a small batch grow for a moment (IngestConfiguration.batchLinger).
+            if configuration.batchLinger > .zero && queue.waitingRows < configuration.batchLingerBelowRows {
                 Thread.sleep(forTimeInterval: configuration.batchLinger.timeInterval)
             }
             let requests = queue.take(maxRows: configuration.batchMaxRows)
