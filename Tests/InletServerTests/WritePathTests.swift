@@ -149,12 +149,12 @@ import Testing
         #expect(traits == #"{"color": "green"}"#)
     }
 
-    /// A resend of messages this instance wrote lately is staged by itself: its transaction is
+    /// A resend of messages this instance wrote lately is looked up by itself: its transaction is
     /// not aborted and redone (`inlet_transactions_restaged_total` stays 0), and the fresh
     /// messages in the same body are copied and stored beside it. Messages this process never
     /// wrote (stored before a restart here; by another instance in production) are still found,
     /// by the unique violation: that transaction is redone all staged, once, and counted.
-    @Test func aResendIsStagedByItselfAndAnUnexpectedOneRedoesItsTransaction() async throws {
+    @Test func aResendIsLookedUpByItselfAndAnUnexpectedOneRedoesItsTransaction() async throws {
         let harness = try IngestHarness("restage")
         let (tenant, token) = try harness.tenant()
         let stored = (0..<20).map { i in

@@ -79,13 +79,20 @@ end
 -- Exact resends (INLET_RESEND_PERCENT, 0-100): that share of requests repeats, byte for byte,
 -- a request this thread sent before (a client that timed out and retried; a Replay over data
 -- already stored). Every message of a resend is a duplicate; the rest are new.
+--
+-- The request repeated is one of the 48 built before the last 16: wrk builds a request when a
+-- connection is free to send it, so one of the newest could still be unsent on another of the
+-- thread's connections, and its "resend" would overtake it. A retry follows its original.
 local resend_percent = tonumber(os.getenv("INLET_RESEND_PERCENT") or "0") or 0
-local recent, recent_size, recent_next = {}, 64, 1
+local recent, recent_size, recent_next, recent_count = {}, 64, 1, 0
+local resend_lag = 16
 
 function request()
-    if resend_percent > 0 and #recent > 0 and math.random() * 100 < resend_percent then
+    if resend_percent > 0 and recent_count > resend_lag and math.random() * 100 < resend_percent then
         resends = resends + 1
-        return recent[math.random(#recent)]
+        -- Positions back from the newest: resend_lag + 1 .. min(count, size).
+        local back = resend_lag + math.random(math.min(recent_count, recent_size) - resend_lag)
+        return recent[(recent_next - 1 - back) % recent_size + 1]
     end
     index = index + 1
     if index > #bodies then index, pass = 1, pass + 1 end
@@ -94,6 +101,7 @@ function request()
     if resend_percent > 0 then
         recent[recent_next] = text
         recent_next = recent_next % recent_size + 1
+        recent_count = recent_count + 1
     end
     return text
 end

@@ -27,11 +27,16 @@ final class PendingRequest: Sendable {
     /// Bytes of encoded rows it holds.
     let byteCount: Int
     let enqueuedAt: ContinuousClock.Instant
+    /// Rows whose message this process took in lately (``RecentMessages``).
+    let likelyStored: [Int]
     private let continuation: Mutex<CheckedContinuation<IngestOutcome, Never>?>
 
-    init(tenantID: Int64, batch: ParsedBatch, continuation: CheckedContinuation<IngestOutcome, Never>) {
+    init(
+        tenantID: Int64, batch: ParsedBatch, likelyStored: [Int] = [], continuation: CheckedContinuation<IngestOutcome, Never>
+    ) {
         self.tenantID = tenantID
         self.batch = batch
+        self.likelyStored = likelyStored
         self.messageCount = batch.rows.count + batch.rejects.count + batch.deletes.count
         self.byteCount = batch.encodedByteCount + batch.rejects.reduce(0) { $0 + $1.raw.count }
         self.enqueuedAt = .now

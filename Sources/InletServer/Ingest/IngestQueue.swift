@@ -37,21 +37,32 @@ final class IngestQueue: Sendable {
     /// after the load ended; a graceful shutdown waited for that backlog to drain.
     private let work = NSCondition()
     private let metrics: IngestMetrics
+    /// The messages admitted lately: a request repeating one is likely a redelivery.
+    private let recent: RecentMessages
 
-    init(limits: Limits, metrics: IngestMetrics) {
+    init(limits: Limits, metrics: IngestMetrics, recent: RecentMessages = RecentMessages()) {
         self.limits = limits
         self.metrics = metrics
+        self.recent = recent
     }
 
     // MARK: - Handler side
 
     /// Queues `batch` for `tenantID` and waits until it is committed or refused.
+    ///
+    /// Its messages are checked against those admitted lately, and remembered once it is
+    /// admitted (not when written: a resend arriving while its original waits or is being
+    /// committed is then known too, and waits for that commit rather than failing its COPY).
+    /// A request refused is not remembered: its retry is not a redelivery.
     func submit(_ batch: ParsedBatch, tenantID: Int64) async -> IngestOutcome {
-        await withCheckedContinuation { continuation in
-            let request = PendingRequest(tenantID: tenantID, batch: batch, continuation: continuation)
+        let keys = batch.rows.indices.map { RepeatedMessages.key(of: $0, in: batch, tenant: tenantID) }
+        let likelyStored = zip(keys.indices, recent.contains(keys)).compactMap { $1 ? $0 : nil }
+        return await withCheckedContinuation { continuation in
+            let request = PendingRequest(tenantID: tenantID, batch: batch, likelyStored: likelyStored, continuation: continuation)
             if let refusal = admit(request) {
                 request.complete(refusal)
             } else {
+                recent.remember(keys)
                 work.lock()
                 work.signal()
                 work.unlock()

@@ -36,8 +36,6 @@ public final class WriterPool: Service, Sendable {
     private let writersExited = DispatchGroup()
     /// The last write failure logged, so that a lasting fault is logged once, not per batch.
     private let lastFault = Mutex<String?>(nil)
-    /// What the writers wrote lately, so that a redelivery is staged from the start.
-    private let recent = RecentMessages()
 
     init(queue: IngestQueue, databaseURL: String, configuration: IngestConfiguration, metrics: IngestMetrics, logger: Logger) {
         self.queue = queue
@@ -141,7 +139,7 @@ public final class WriterPool: Service, Sendable {
             if writer == nil {
                 if stopping.load(ordering: .relaxed) { return }
                 do {
-                    writer = try BatchWriter(url: databaseURL, logger: logger, recent: recent)
+                    writer = try BatchWriter(url: databaseURL, logger: logger)
                     let metrics = metrics
                     writer?.committed = { metrics.commitSeconds.record($0) }
                     writer?.transactionRestaged = { metrics.transactionsRestaged.increment() }
@@ -196,7 +194,8 @@ public final class WriterPool: Service, Sendable {
         }
         defer { _ = inFlight.withLock { $0.removeValue(forKey: writerIndex) } }
         do {
-            let results = try writer.write(requests.map { WriteRequest(tenantID: $0.tenantID, batch: $0.batch) })
+            let results = try writer.write(
+                requests.map { WriteRequest(tenantID: $0.tenantID, batch: $0.batch, likelyStored: $0.likelyStored) })
             let elapsed = ContinuousClock.now - started
             metrics.batchSeconds.recordNanoseconds(
                 Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)

@@ -2,24 +2,15 @@ import InletMessages
 import Logging
 import PostgresClient
 
-/// Which rows of a transaction go through the staging tables (`INSERT … ON CONFLICT DO NOTHING`)
-/// rather than straight into the partitioned tables by COPY.
-enum Staging {
+/// How a transaction finds the rows stored already (redeliveries) among those it writes.
+enum RedeliveryCheck {
+    /// None expected: every row by plain COPY (a stored one aborts the transaction).
     case none
-    case rows(Set<RowRef>)
-    case all
-
-    var stagesNothing: Bool {
-        if case .none = self { true } else { false }
-    }
-
-    func stages(_ ref: RowRef) -> Bool {
-        switch self {
-        case .none: false
-        case .rows(let rows): rows.contains(ref)
-        case .all: true
-        }
-    }
+    /// These rows are looked up by key first: those found are duplicates, those not found are
+    /// staged (their original may be uncommitted still); the other rows by plain COPY.
+    case lookUp(Set<RowRef>)
+    /// Every row through the staging tables, where `ON CONFLICT DO NOTHING` sorts them out.
+    case stageAll
 }
 
 extension BatchWriter {
@@ -29,29 +20,30 @@ extension BatchWriter {
     ///
     /// Fresh rows go straight into the partitioned tables, the usual case: a plain COPY costs
     /// PostgreSQL what the raw `\copy` of `make bench` costs. The rows `likelyStored` (written
-    /// lately by this process: ``RecentMessages``) go through the staging tables, where
-    /// `ON CONFLICT DO NOTHING` sorts the stored ones out. A redelivered row that was not
-    /// expected aborts the transaction with a unique violation; it is then done again with every
+    /// lately by this process: ``RecentMessages``) are looked up by key first: a redelivery then
+    /// costs an index probe, not the parse of its JSON columns (staging every resend cost as much
+    /// as storing it). A stored row that was not expected (a resend first sent to another
+    /// instance) aborts the transaction with a unique violation; it is then done again with every
     /// row staged. (No savepoint per table: one round trip each way per table, for every
-    /// transaction, to save a case that the expected ones have made rare.)
+    /// transaction, to save a case made rare.)
     func commit(
         _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
         poisoned: [(RowRef, PostgresError)], likelyStored: Set<RowRef>
     ) throws {
-        let staging: Staging = likelyStored.isEmpty ? .none : .rows(likelyStored)
+        let check: RedeliveryCheck = likelyStored.isEmpty ? .none : .lookUp(likelyStored)
         do {
-            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staging: staging)
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, check: check)
         } catch let error as PostgresError where error.sqlState == SQLState.uniqueViolation {
             transactionRestaged()
-            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, staging: .all)
+            try commit(rows, of: batch, results: &results, sideTablesOf: sideTables, poisoned: poisoned, check: .stageAll)
         }
     }
 
     private func commit(
         _ rows: [RowRef], of batch: WriteBatch, results: inout [RequestResult], sideTablesOf sideTables: Set<Int>,
-        poisoned: [(RowRef, PostgresError)], staging: Staging
+        poisoned: [(RowRef, PostgresError)], check: RedeliveryCheck
     ) throws {
-        if !staging.stagesNothing && stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
+        if stagedRowsSinceTruncate >= Self.stagedRowsBeforeTruncate {
             // Deleted staging rows stay as dead tuples (temporary tables are never autovacuumed)
             // and every statement on the stage scans them: empty the tables now and then.
             try connection.execute("TRUNCATE " + EventTable.allCases.map { "stage_\($0.name)" }.joined(separator: ", "))
@@ -75,44 +67,49 @@ extension BatchWriter {
                 }
             }
             let whole = rows.count == batch.totalRows
+            let rowsByTable = EventTable.allCases.map { table in rows.filter { batch.row($0).table == table } }
+            // First the rows that may be stored: looked up, or staged. A staged insert waits for
+            // a transaction that holds the same key uncommitted (the original of a resend, still
+            // in the other writer); done before this transaction's plain COPYs, it waits holding
+            // no row that the other could be waiting for (after them, two crossed resends were
+            // a deadlock, found only after deadlock_timeout: a second's stall).
+            var checked = [Set<RowRef>](repeating: [], count: EventTable.allCases.count)
+            var duplicateRows = Set<RowRef>()
+            for table in EventTable.allCases {
+                let tableRows = rowsByTable[table.rawValue]
+                let toCheck: [RowRef]
+                switch check {
+                case .none: toCheck = []
+                case .lookUp(let likely): toCheck = tableRows.filter { likely.contains($0) }
+                case .stageAll: toCheck = tableRows
+                }
+                guard !toCheck.isEmpty else { continue }
+                checked[table.rawValue] = Set(toCheck)
+                var toStage = toCheck
+                if case .lookUp = check {
+                    let found = try lookUpStored(toCheck, in: table, of: batch)
+                    duplicateRows.formUnion(found)
+                    // Not found: new after all (a write that failed, a colliding hash), or its
+                    // original not committed yet. Staged, so the latter is waited for.
+                    toStage.removeAll { found.contains($0) }
+                }
+                if !toStage.isEmpty {
+                    duplicateRows.formUnion(try stage(toStage, into: table, of: batch, whole: whole && toStage.count == tableRows.count))
+                }
+            }
             var profileUpdates: [(ProfileTable, [RowRef])] = []
             for table in EventTable.allCases {
-                var tableRows = rows.filter { batch.row($0).table == table }
+                let tableRows = rowsByTable[table.rawValue]
                 guard !tableRows.isEmpty else { continue }
-                let stagedRows = tableRows.filter { staging.stages($0) }
-                if stagedRows.count < tableRows.count {
-                    let plainRows = stagedRows.isEmpty ? tableRows : tableRows.filter { !staging.stages($0) }
-                    try copyRows(into: "events.\(table.name)", table, plainRows, of: batch, whole: whole && stagedRows.isEmpty)
+                let fresh = checked[table.rawValue].isEmpty ? tableRows : tableRows.filter { !checked[table.rawValue].contains($0) }
+                if !fresh.isEmpty {
+                    try copyRows(into: "events.\(table.name)", table, fresh, of: batch, whole: whole && fresh.count == tableRows.count)
                 }
-                if !stagedRows.isEmpty {
-                    try copyRows(into: "stage_\(table.name)", table, stagedRows, of: batch, whole: whole && stagedRows.count == tableRows.count)
-                    let inserted = try connection.query(
-                        """
-                        INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, "timestamp", id
-                        ON CONFLICT DO NOTHING RETURNING tenant_id, id, "timestamp"
-                        """)
-                    stagedRowsSinceTruncate += stagedRows.count
-                    if inserted.rows.count < stagedRows.count {
-                        var already = try alreadyStored(stagedRows, inserted: inserted, of: batch)
-                        if already.count != stagedRows.count - inserted.rows.count {
-                            // The keys did not match up (which would be a bug): count the rows
-                            // as stored rather than skip the profile updates of stored rows.
-                            logger.error(
-                                "redelivered rows do not match the insert's keys; counting them as stored",
-                                metadata: [
-                                    "table": "\(table.name)", "rows": "\(stagedRows.count)", "inserted": "\(inserted.rows.count)",
-                                    "not_inserted_by_key": "\(already.count)",
-                                ])
-                            already = []
-                        }
-                        for ref in already { duplicates[ref.request][table.rawValue] += 1 }
-                        // A redelivered copy changes nothing: neither its table nor the profiles.
-                        tableRows.removeAll { already.contains($0) }
-                    }
-                    try connection.execute("DELETE FROM stage_\(table.name)")
-                }
-                for ref in tableRows { stored[ref.request][table.rawValue] += 1 }
-                if let profiles = ProfileTable(for: table), !tableRows.isEmpty { profileUpdates.append((profiles, tableRows)) }
+                // A redelivered copy changes nothing: neither its table nor the profiles.
+                let storedRows = duplicateRows.isEmpty ? tableRows : tableRows.filter { !duplicateRows.contains($0) }
+                for ref in tableRows where duplicateRows.contains(ref) { duplicates[ref.request][table.rawValue] += 1 }
+                for ref in storedRows { stored[ref.request][table.rawValue] += 1 }
+                if let profiles = ProfileTable(for: table), !storedRows.isEmpty { profileUpdates.append((profiles, storedRows)) }
             }
             try recordTraffic(batch, stored: stored.map { $0.reduce(0, +) })
             if !sideTables.isEmpty {
@@ -156,13 +153,64 @@ extension BatchWriter {
         }
     }
 
+    /// Inserts `rows` (all of `table`) through its staging table, `ON CONFLICT DO NOTHING`; returns
+    /// those that were stored already.
+    private func stage(_ rows: [RowRef], into table: EventTable, of batch: WriteBatch, whole: Bool) throws -> Set<RowRef> {
+        try copyRows(into: "stage_\(table.name)", table, rows, of: batch, whole: whole)
+        let inserted = try connection.query(
+            """
+            INSERT INTO events.\(table.name) SELECT * FROM stage_\(table.name) ORDER BY tenant_id, "timestamp", id
+            ON CONFLICT DO NOTHING RETURNING tenant_id, id, "timestamp"
+            """)
+        stagedRowsSinceTruncate += rows.count
+        try connection.execute("DELETE FROM stage_\(table.name)")
+        guard inserted.rows.count < rows.count else { return [] }
+        let already = try notInserted(rows, inserted: inserted, of: batch)
+        guard already.count == rows.count - inserted.rows.count else {
+            // The keys did not match up (which would be a bug): count the rows as stored rather
+            // than skip the profile updates of stored rows.
+            logger.error(
+                "redelivered rows do not match the insert's keys; counting them as stored",
+                metadata: [
+                    "table": "\(table.name)", "rows": "\(rows.count)", "inserted": "\(inserted.rows.count)",
+                    "not_inserted_by_key": "\(already.count)",
+                ])
+            return []
+        }
+        return already
+    }
+
+    /// Rows of `rows` (all of `table`) that are stored already, by one look-up of their keys
+    /// (each partition's primary key: tenant_id, timestamp, id). Rows another transaction stores meanwhile are not
+    /// seen: their COPY then meets the unique violation, and the transaction is redone staged.
+    private func lookUpStored(_ rows: [RowRef], in table: EventTable, of batch: WriteBatch) throws -> Set<RowRef> {
+        guard !rows.isEmpty else { return [] }
+        var tenants = PostgresArrayLiteral()
+        var ids = PostgresArrayLiteral()
+        var timestamps = PostgresArrayLiteral()
+        for ref in rows {
+            let row = batch.row(ref)
+            tenants.append(String(batch.tenant(ref)))
+            ids.append(utf8: batch.encoder(ref).bytes[row.messageIDRange])
+            timestamps.append(row.timestamp.postgresText)
+        }
+        let found = try connection.query(
+            """
+            SELECT k.n FROM unnest($1::bigint[], $2::text[], $3::timestamptz[]) WITH ORDINALITY AS k(tenant_id, id, "timestamp", n)
+            WHERE EXISTS (
+                SELECT FROM events.\(table.name) e
+                WHERE e.tenant_id = k.tenant_id AND e.id = k.id AND e."timestamp" = k."timestamp")
+            """, tenants.text, ids.text, timestamps.text)
+        return Set(try found.rows.map { rows[try $0.decode(Int.self, at: 0) - 1] })
+    }
+
     /// Rows of `rows` that another transaction had stored already (the conflict case of
     /// `ON CONFLICT DO NOTHING`): those whose key the insert did not return.
     ///
     /// By the keys, not by comparing the stored rows' `xmin` with this transaction's id: that
     /// works only on one node (on a distributed PostgreSQL each node has its own transaction
     /// ids; docs/SCALING.md).
-    private func alreadyStored(_ rows: [RowRef], inserted: QueryResult, of batch: WriteBatch) throws -> Set<RowRef> {
+    private func notInserted(_ rows: [RowRef], inserted: QueryResult, of batch: WriteBatch) throws -> Set<RowRef> {
         // The id as bytes: Swift compares Strings by canonical equivalence, PostgreSQL by bytes
         // (two spellings of "é" are two messages).
         struct Key: Hashable {

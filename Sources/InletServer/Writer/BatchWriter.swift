@@ -5,9 +5,9 @@ import PostgresClient
 /// Writes batches of requests through one database connection, in one transaction each.
 ///
 /// request rows → repeats within the batch set aside → months' partitions made sure of →
-/// one transaction: COPY straight into the partitioned tables (through staging tables for rows
-/// this process wrote recently, and for all when a row turns out stored already), profiles,
-/// traffic, quarantine, deletes → results per request.
+/// one transaction: COPY straight into the partitioned tables (rows this process took in lately
+/// looked up first; every row through staging tables when one turns out stored already),
+/// profiles, traffic, quarantine, deletes → results per request.
 ///
 /// A row the database refuses for itself (``DatabaseFault/row``) is found by bisection and
 /// quarantined, and the rest commits. Any other database error is thrown: the batch's requests
@@ -18,9 +18,6 @@ import PostgresClient
 final class BatchWriter {
     let connection: Connection
     let logger: Logger
-    /// The messages this process's writers wrote lately (shared): a row among them is likely a
-    /// redelivery, and goes through staging from the start.
-    let recent: RecentMessages?
     var partitions = PartitionMonths()
     /// Told how long each committed transaction took, BEGIN to COMMIT (a histogram).
     var committed: (Duration) -> Void = { _ in }
@@ -35,10 +32,9 @@ final class BatchWriter {
     var stagedRowsSinceTruncate = 0
     static let stagedRowsBeforeTruncate = 5_000
 
-    init(url: String, logger: Logger, applicationName: String = "inlet-writer", recent: RecentMessages? = nil) throws {
+    init(url: String, logger: Logger, applicationName: String = "inlet-writer") throws {
         connection = try Connection(url: url, applicationName: applicationName)
         self.logger = logger
-        self.recent = recent
         // Staging tables live as long as the connection. Not ON COMMIT DELETE ROWS: truncating a
         // table at every commit cost about 25 ms a transaction (measured by `make bench`); rows are
         // deleted after use instead, and the tables truncated now and then (see `+Transaction`).
@@ -54,12 +50,10 @@ final class BatchWriter {
         // Months first: a request refused for its month must not leave another request's copy
         // of the same message counted as a duplicate of a row that is never stored.
         var refused = try unavailableMonths(batch.allRows, in: batch)
-        var (rows, keys, results) = plan(batch, refused: refused)
-        // Remembered before the commit, not after: a resend reaching the other writer meanwhile
-        // would wait on this transaction's rows and then fail its plain COPY. Should this
-        // transaction fail, its retried rows take the staging path for nothing, and are stored.
-        let likelyStored = likelyStored(rows, keys: keys)
-        recent?.remember(keys)
+        var (rows, results) = plan(batch, refused: refused)
+        let likelyStored = Set(batch.requests.indices.flatMap { request in
+            batch.requests[request].likelyStored.map { RowRef(request: request, row: $0) }
+        })
 
         do {
             try withRetries {
@@ -72,7 +66,7 @@ final class BatchWriter {
                 // Perhaps a partition was dropped since it was cached: make sure, then go on.
                 partitions.forget()
                 refused.formUnion(try unavailableMonths(rows, in: batch))
-                (rows, keys, results) = plan(batch, refused: refused)
+                (rows, results) = plan(batch, refused: refused)
             }
             let written = writtenRequests(batch, refused)
             // One or more messages the database refuses: find them by bisection, commit the rest,
@@ -105,24 +99,15 @@ final class BatchWriter {
         return refused
     }
 
-    /// The rows to write (with their keys' hashes) and the results to fill, the `refused`
-    /// requests left out: each request starts with its validation rejects, and repeats within the
-    /// batch count as duplicates.
-    private func plan(_ batch: WriteBatch, refused: Set<Int>) -> ([RowRef], [Int], [RequestResult]) {
+    /// The rows to write and the results to fill, the `refused` requests left out: each request
+    /// starts with its validation rejects, and repeats within the batch count as duplicates.
+    private func plan(_ batch: WriteBatch, refused: Set<Int>) -> ([RowRef], [RequestResult]) {
         var results = batch.requests.indices.map { index in
             refused.contains(index)
                 ? RequestResult(refusal: .databaseFailing) : RequestResult(rejected: batch.requests[index].batch.rejects)
         }
-        let (rows, keys) = RepeatedMessages.unique(in: batch, skipping: refused, results: &results)
-        return (rows, keys, results)
-    }
-
-    /// The rows whose key this process wrote lately.
-    private func likelyStored(_ rows: [RowRef], keys: [Int]) -> Set<RowRef> {
-        guard let recent else { return [] }
-        var found = Set<RowRef>()
-        for (ref, seen) in zip(rows, recent.contains(keys)) where seen { found.insert(ref) }
-        return found
+        let rows = RepeatedMessages.unique(in: batch, skipping: refused, results: &results)
+        return (rows, results)
     }
 
     /// The requests whose quarantine and deletes this batch writes: all but the refused ones.

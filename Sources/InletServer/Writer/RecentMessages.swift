@@ -1,8 +1,8 @@
 import Synchronization
 
-/// The keys of messages this process recently wrote, shared by its writers: a request that
-/// repeats one (a client that timed out and retried, a Replay over stored data) is then written
-/// through the staging tables from the start, by itself, while the fresh rows of the same
+/// The keys of the messages this process admitted lately (``IngestQueue``): a request that
+/// repeats one (a client that timed out and retried, a Replay over stored data) then has its rows
+/// looked up by key before the COPY, which skips those found, while the fresh rows of the same
 /// transaction keep the plain COPY.
 ///
 /// Without it, a redelivered row was found only by the unique violation it raised: the whole
@@ -10,9 +10,10 @@ import Synchronization
 /// (`make bench` s3: 5 % of requests resent cost 8 % of the rate, one second at a third).
 ///
 /// A hint, never the truth: a key found here may be stale (a write that failed, a hash that
-/// collides) and costs only the staging path; a resend not found here (sent to another
-/// instance, or forgotten) still raises the unique violation and takes the old way. So a
-/// direct-mapped table of 64-bit hashes is enough: a slot per hash, the newest key wins it.
+/// collides) and costs only a look-up; a resend not found here (sent to another instance, or
+/// forgotten) still raises the unique violation, and the transaction is redone with every row
+/// staged (`ON CONFLICT DO NOTHING`). So a direct-mapped table of 64-bit hashes is enough: a
+/// slot per hash, the newest key wins it.
 /// 2^21 slots, 16 MB: at 30k messages/s a key is still there after 10 s with odds of 7 in 8,
 /// after 30 s of 2 in 3 (each newer key takes its slot with odds 1 in 2^21); a quiet instance
 /// remembers for hours.

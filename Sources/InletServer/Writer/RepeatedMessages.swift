@@ -5,30 +5,20 @@ import PostgresClient
 enum RepeatedMessages {
     /// Every row to write, without the repeats inside this batch (counted as duplicates in
     /// `results`): the first of rows with the same tenant, table, timestamp and messageId is kept.
-    /// Requests in `skipped` (refused) take no part. With each row, a hash of that key
-    /// (``RecentMessages`` remembers them; this process's `Hasher` seed).
+    /// Requests in `skipped` (refused) take no part.
     ///
     /// Rows are sorted by a hash of that key and only neighbours with equal hashes compared. A
     /// `Set` of keys holding slices of the encoders cost a third of the writer thread in `perf`
     /// (rehashing as it grew, reference counting every slice); this costs ~0.05 µs a row.
-    static func unique(
-        in batch: WriteBatch, skipping skipped: Set<Int> = [], results: inout [RequestResult]
-    ) -> (rows: [RowRef], keys: [Int]) {
+    static func unique(in batch: WriteBatch, skipping skipped: Set<Int> = [], results: inout [RequestResult]) -> [RowRef] {
         let requests = batch.requests
         var refs: [RowRef] = []
         var hashes: [(hash: Int, position: Int)] = []
         refs.reserveCapacity(batch.totalRows)
         hashes.reserveCapacity(batch.totalRows)
         for (requestIndex, request) in requests.enumerated() where !skipped.contains(requestIndex) {
-            for (rowIndex, row) in request.batch.rows.enumerated() {
-                var hasher = Hasher()
-                hasher.combine(request.tenantID)
-                hasher.combine(row.timestamp.microsecondsSinceUnixEpoch)
-                hasher.combine(row.table.rawValue)
-                request.batch.encoders[row.table.rawValue].bytes.withUnsafeBytes {
-                    hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[row.messageIDRange]))
-                }
-                hashes.append((hasher.finalize(), refs.count))
+            for rowIndex in request.batch.rows.indices {
+                hashes.append((key(of: rowIndex, in: request.batch, tenant: request.tenantID), refs.count))
                 refs.append(RowRef(request: requestIndex, row: rowIndex))
             }
         }
@@ -54,21 +44,30 @@ enum RepeatedMessages {
             groupStart = groupEnd
         }
 
-        var keyOf = [Int](repeating: 0, count: refs.count)
-        for (hash, position) in hashes { keyOf[position] = hash }
         var rows: [RowRef] = []
-        var keys: [Int] = []
         rows.reserveCapacity(refs.count)
-        keys.reserveCapacity(refs.count)
         for (position, ref) in refs.enumerated() {
             if isRepeat[position] {
                 results[ref.request].duplicatesByTable[batch.row(ref).table.rawValue] += 1
             } else {
                 rows.append(ref)
-                keys.append(keyOf[position])
             }
         }
-        return (rows, keys)
+        return rows
+    }
+
+    /// A hash of row `index`'s message key: tenant, timestamp, table and messageId (this
+    /// process's `Hasher` seed).
+    static func key(of index: Int, in batch: ParsedBatch, tenant: Int64) -> Int {
+        let row = batch.rows[index]
+        var hasher = Hasher()
+        hasher.combine(tenant)
+        hasher.combine(row.timestamp.microsecondsSinceUnixEpoch)
+        hasher.combine(row.table.rawValue)
+        batch.encoders[row.table.rawValue].bytes.withUnsafeBytes {
+            hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: $0[row.messageIDRange]))
+        }
+        return hasher.finalize()
     }
 
     /// Whether two rows are the same message: tenant, table, timestamp and messageId.

@@ -9,6 +9,9 @@ struct WriteRequest: Sendable {
     /// quarantine row it came from, which the outcome then deletes (stored) or updates (still
     /// refused) instead of adding a new row.
     var replayOf: Int64? = nil
+    /// Rows (indices into `batch.rows`) whose message this process took in lately
+    /// (``RecentMessages``): likely stored already, so looked up before the COPY.
+    var likelyStored: [Int] = []
 }
 
 /// One row of one request in a transaction.
