@@ -2,11 +2,12 @@ import ArgumentParser
 import Foundation
 import InletServer
 
-/// `inlet partitions list/prune`: the months of the message tables, and dropping old ones.
+/// `inlet partitions list/create/prune`: the months of the message tables, creating them ahead of
+/// a Replay, and dropping old ones.
 struct PartitionsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "partitions", abstract: "The months of the message tables: their size; drop old ones.",
-        subcommands: [List.self, Prune.self])
+        commandName: "partitions", abstract: "The months of the message tables: their size; create them ahead; drop old ones.",
+        subcommands: [List.self, Create.self, Prune.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -28,6 +29,34 @@ struct PartitionsCommand: ParsableCommand {
                         + column(humanBytes(month.bytes), 12) + (states.isEmpty ? "attached" : states.joined(separator: ", ")))
             }
             print("~rows: live rows as PostgreSQL's statistics estimate them; size: tables, indexes and TOAST")
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the partitions of the months FROM to TO (default: the current month), ahead of a Replay: otherwise its first requests wait while they are created.")
+
+        @Option(help: "The first month, YYYY-MM (2000-01 at the earliest).") var from: String
+        @Option(help: "The last month, YYYY-MM (default: the current month).") var to: String?
+
+        func run() throws {
+            guard let first = PartitionCreator.Month(from) else {
+                throw ValidationError("--from takes a month YYYY-MM from 2000-01 on (older timestamps are stored at their arrival time), e.g. 2023-12")
+            }
+            let creator = PartitionCreator(connection: try connectFromEnvironment())
+            let current = try creator.currentMonth()
+            var last = current
+            if let to {
+                guard let month = PartitionCreator.Month(to) else { throw ValidationError("--to takes a month YYYY-MM, e.g. \(current)") }
+                last = month
+            }
+            guard first <= last else { throw ValidationError("--from \(first) is after --to \(last)") }
+            let terminal = TerminalProgress()
+            let created = try creator.create(from: first, to: last) { month, created in
+                terminal.show("\(month): \(created) partitions created so far")
+            }
+            terminal.clear()
+            print("created \(created) partitions for \(first) to \(last) (6 for each month that had none)")
         }
     }
 

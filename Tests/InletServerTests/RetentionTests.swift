@@ -48,6 +48,31 @@ import Testing
         return (url, db, try monthText(db, "now() - interval '300 days'"), try monthText(db, "now()"))
     }
 
+    /// `partitions create` makes a range of months ahead of a Replay: six partitions a month,
+    /// nothing for months that exist, and a clear refusal of a month no timestamp is stored in.
+    @Test func createMakesTheMonthsOfARangeOnceAndRefusesImplausibleOnes() throws {
+        let url = try TestDatabase.createMigrated("create-months")
+        let db = try TestDatabase.connect(url)
+        let environment = ["DATABASE_URL": url]
+        try db.query("SELECT inlet.ensure_month_partitions('2023-02-10')")
+        let created = try BuiltProducts.run("inlet", ["partitions", "create", "--from", "2022-11", "--to", "2023-03"], environment: environment)
+        #expect(created.status == 0, "\(created.error)")
+        #expect(created.output.contains("created 24 partitions for 2022-11 to 2023-03"), "\(created.output)")
+        #expect(try Self.months(db).filter { $0 < "2023-04" } == ["2022-11", "2022-12", "2023-01", "2023-02", "2023-03"])
+        let again = try BuiltProducts.run("inlet", ["partitions", "create", "--from", "2022-11", "--to", "2023-03"], environment: environment)
+        #expect(again.output.contains("created 0 partitions"), "\(again.output)")
+        // Up to the current month by default.
+        let current = try Self.monthText(db, "now()")
+        let upToNow = try BuiltProducts.run("inlet", ["partitions", "create", "--from", current], environment: environment)
+        #expect(upToNow.status == 0, "\(upToNow.error)")
+        #expect(try Self.months(db).contains(current))
+        for bad in [["--from", "1999-12"], ["--from", "2023-13"], ["--from", "2023-5"], ["--from", "2023-04", "--to", "2023-03"]] {
+            let refused = try BuiltProducts.run("inlet", ["partitions", "create"] + bad, environment: environment)
+            #expect(refused.status != 0 && refused.error.contains("--"), "\(bad): \(refused.output) \(refused.error)")
+        }
+        #expect(try Self.months(db).filter { $0 < "2023-04" }.count == 5)
+    }
+
     @Test func pruneDropsOnlyMonthsOlderThanTheBoundAndFinishesInterruptedOnes() throws {
         let (url, db, recent, current) = try Self.databaseWithOldMonths("prune")
         let environment = ["DATABASE_URL": url]
