@@ -25,7 +25,8 @@
 # left ~7 % of the machine idle), BENCH_COPY_PASSES (20: rows for COPY = 20 × the 20,000-message
 # pool; a COPY of 5 × took ~1 s and varied from 74k to 103k rows/s in one run, 20 × takes ~4 s
 # and varied by 5 %), BENCH_OVERLOAD (1: run the overload phase), BENCH_SHAPES (1: run the
-# shapes of (s)), BENCH_RESEND (5: percent of exact resends in that shape), INLET_WRITERS etc.
+# shapes of (s)), BENCH_SHAPE_ROUNDS (3), BENCH_RESEND (5: percent of exact resends in that
+# shape), INLET_WRITERS etc.
 # pass through to inlet.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +39,7 @@ rounds=${BENCH_ROUNDS:-3}
 copy_passes=${BENCH_COPY_PASSES:-20}
 overload=${BENCH_OVERLOAD:-1}
 shapes=${BENCH_SHAPES:-1}
+shape_rounds=${BENCH_SHAPE_ROUNDS:-3}
 resend=${BENCH_RESEND:-5}
 charts=.local/bench-charts
 run_stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -157,6 +159,8 @@ loadtest() {  # NAME, then extra env for scripts/loadtest.sh; prints its LOADTES
     grep '^LOADTEST ' "$state/loadtest.out"
 }
 field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+# Messages answered per second (stored + already stored): with resends, the work done.
+answered_rate() { awk -v c="$(field committed "$1")" -v d="$(field duplicates "$1")" -v s="$(field duration_s "$1")" 'BEGIN { printf "%.0f", (c + d) / s }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # Per round: the two-stream COPY, then Inlet flat out. CPU ticks add up over the rounds.
@@ -241,14 +245,37 @@ if [ "$shapes" = 1 ]; then
     single64_label="single messages, 64 connections"
     resend16_label="bodies of $batch, 16 connections, $resend % exact resends"
     replay16_label="a Replay over 3 years, bodies of $batch, 16 connections"
-    batch16_line=$(shape_run batch16 "$batch16_label" CONNECTIONS=16 CEILING="$copy2_rate")
-    single64_line=$(shape_run single64 "$single64_label" CONNECTIONS=64 SHAPE=single CEILING="$healthz_rate")
-    resend16_line=$(shape_run resend16 "$resend16_label" CONNECTIONS=16 RESEND="$resend" CEILING="$copy2_rate")
-    replay16_line=$(shape_run replay16 "$replay16_label" CONNECTIONS=16 MONTHS_BACK=36 CEILING="$copy2_rate")
-    panels+=("$batch16_label=$charts/$run_stamp-batch16.csv@$copy2_rate"
-        "$single64_label=$charts/$run_stamp-single64.csv@$healthz_rate"
-        "$resend16_label=$charts/$run_stamp-resend16.csv@$copy2_rate"
-        "$replay16_label=$charts/$run_stamp-replay16.csv@$copy2_rate")
+    # In rounds, the four shapes one after the other in each: s3 and s4 are compared with the
+    # s1 of their own round (the machine drifts within minutes; single runs of s1 gave 59k and
+    # 71k msg/s in two benches ten minutes apart). Each Replay starts cold: the months it
+    # created in the round before are dropped first, so that it creates them on demand again.
+    b16_lines=(); s64_lines=(); r16_lines=(); p16_lines=(); s3_ratios=(); s4_ratios=()
+    for round in $(seq 1 "$shape_rounds"); do
+        log "(s) round $round/$shape_rounds"
+        b16_lines+=("$(shape_run "batch16-$round" "$batch16_label" CONNECTIONS=16 CEILING="$copy2_rate")")
+        s64_lines+=("$(shape_run "single64-$round" "$single64_label" CONNECTIONS=64 SHAPE=single CEILING="$healthz_rate")")
+        r16_lines+=("$(shape_run "resend16-$round" "$resend16_label" CONNECTIONS=16 RESEND="$resend" CEILING="$copy2_rate")")
+        "$bin/inlet" partitions prune --older-than 160d >/dev/null
+        p16_lines+=("$(shape_run "replay16-$round" "$replay16_label" CONNECTIONS=16 MONTHS_BACK=36 CEILING="$copy2_rate")")
+        s3_ratios+=("$(awk -v a="$(answered_rate "${r16_lines[-1]}")" -v b="$(answered_rate "${b16_lines[-1]}")" 'BEGIN { printf "%.2f", a / b }')")
+        s4_ratios+=("$(awk -v a="$(field rate "${p16_lines[-1]}")" -v b="$(field rate "${b16_lines[-1]}")" 'BEGIN { printf "%.2f", a / b }')")
+    done
+    # Per shape, the round with the median rate: its latencies, notes and chart panel.
+    median_round() {  # LINES...: prints the 1-based round whose rate is the median
+        local rates=() k median
+        for k in "$@"; do rates+=("$(field rate "$k")"); done
+        median=$(printf '%s\n' "${rates[@]}" | median)
+        for k in "${!rates[@]}"; do [ "${rates[$k]}" = "$median" ] && { echo $((k + 1)); return; }; done
+        echo 1
+    }
+    b16_round=$(median_round "${b16_lines[@]}"); s64_round=$(median_round "${s64_lines[@]}")
+    r16_round=$(median_round "${r16_lines[@]}"); p16_round=$(median_round "${p16_lines[@]}")
+    batch16_line=${b16_lines[$((b16_round - 1))]}; single64_line=${s64_lines[$((s64_round - 1))]}
+    resend16_line=${r16_lines[$((r16_round - 1))]}; replay16_line=${p16_lines[$((p16_round - 1))]}
+    panels+=("$batch16_label (median round)=$charts/$run_stamp-batch16-$b16_round.csv@$copy2_rate"
+        "$single64_label (median round)=$charts/$run_stamp-single64-$s64_round.csv@$healthz_rate"
+        "$resend16_label (median round)=$charts/$run_stamp-resend16-$r16_round.csv@$copy2_rate"
+        "$replay16_label (median round)=$charts/$run_stamp-replay16-$p16_round.csv@$copy2_rate")
 fi
 
 if [ "$overload" = 1 ]; then
@@ -270,16 +297,14 @@ bench_single=$("$bin/InletBench" "$singles" 3 | grep '^RESULT')
 # The shapes' rows and the chart ------------------------------------------------------------------
 ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 latencies() { echo "p50 $(field p50_ms "$1") ms, p99 $(field p99_ms "$1") ms, max $(field max_ms "$1") ms; non-2xx $(field non2xx "$1")"; }
-shape_notes() { echo "; $(cat "$state/shape-$1.slow"); CPU $(cat "$state/shape-$1.cpu")"; }
-# Messages answered per second (stored + already stored): with resends, the work done.
-answered_rate() { awk -v c="$(field committed "$1")" -v d="$(field duplicates "$1")" -v s="$(field duration_s "$1")" 'BEGIN { printf "%.0f", (c + d) / s }'; }
+shape_notes() { echo "; $(cat "$state/shape-$1.slow"); CPU $(cat "$state/shape-$1.cpu") (median round)"; }
 shape_rows=""
 if [ "$shapes" = 1 ]; then
     b16=$(field rate "$batch16_line"); s64=$(field rate "$single64_line"); r16=$(field rate "$replay16_line")
-    shape_rows="| s1 | $batch16_label | $b16 msg/s = $(ratio_of "$b16" "$copy2_rate") of a2; $(latencies "$batch16_line")$(shape_notes batch16) | ≥ 0.85 of a2, p99 ≤ 150 ms |
-| s2 | $single64_label | $s64 msg/s (the HTTP stack alone, GET /healthz: $healthz_rate requests/s); $(latencies "$single64_line")$(shape_notes single64) | ≥ 10,000 msg/s, p99 ≤ 50 ms |
-| s3 | $resend16_label | $(answered_rate "$resend16_line") msg/s answered ($(field rate "$resend16_line") stored, $(field duplicates "$resend16_line") duplicates in all) = $(ratio_of "$(answered_rate "$resend16_line")" "$(answered_rate "$batch16_line")") of s1; $(latencies "$resend16_line")$(shape_notes resend16) | ≥ 0.95 of s1 |
-| s4 | $replay16_label | $r16 msg/s = $(ratio_of "$r16" "$b16") of s1; $(latencies "$replay16_line")$(shape_notes replay16) | ≥ 0.9 of s1, p99 ≤ 200 ms |
+    shape_rows="| s1 | $batch16_label | $b16 msg/s = $(ratio_of "$b16" "$copy2_rate") of a2 (rounds: $(for l in "${b16_lines[@]}"; do printf '%s ' "$(field rate "$l")"; done | sed 's/ $//')); $(latencies "$batch16_line")$(shape_notes "batch16-$b16_round") | ≥ 0.85 of a2, p99 ≤ 150 ms |
+| s2 | $single64_label | $s64 msg/s (the HTTP stack alone, GET /healthz: $healthz_rate requests/s; rounds: $(for l in "${s64_lines[@]}"; do printf '%s ' "$(field rate "$l")"; done | sed 's/ $//')); $(latencies "$single64_line")$(shape_notes "single64-$s64_round") | ≥ 10,000 msg/s, p99 ≤ 50 ms |
+| s3 | $resend16_label | $(answered_rate "$resend16_line") msg/s answered ($(field rate "$resend16_line") stored, $(field duplicates "$resend16_line") duplicates in all) = $(printf '%s\n' "${s3_ratios[@]}" | median) of its round's s1 (rounds: ${s3_ratios[*]}); $(latencies "$resend16_line")$(shape_notes "resend16-$r16_round") | ≥ 0.95 of s1 |
+| s4 | $replay16_label | $r16 msg/s = $(printf '%s\n' "${s4_ratios[@]}" | median) of its round's s1 (rounds: ${s4_ratios[*]}); $(latencies "$replay16_line")$(shape_notes "replay16-$p16_round") | ≥ 0.9 of s1, p99 ≤ 200 ms |
 "
 fi
 chart="$charts/bench-$run_stamp.png"
