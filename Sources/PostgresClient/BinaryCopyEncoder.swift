@@ -84,6 +84,17 @@ public struct BinaryCopyEncoder: Sendable {
         bytes.append(contentsOf: value)
     }
 
+    /// Appends one row encoded elsewhere (a slice of another encoder's bytes).
+    public mutating func append(encodedRow: ArraySlice<UInt8>) {
+        bytes.append(contentsOf: encodedRow)
+        rowCount += 1
+    }
+
+    /// Makes room for `capacity` bytes in all.
+    public mutating func reserveCapacity(_ capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
     /// Appends rows encoded by another encoder.
     public mutating func append(_ other: BinaryCopyEncoder) {
         bytes.append(contentsOf: other.bytes)

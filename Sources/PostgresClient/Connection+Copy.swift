@@ -13,11 +13,15 @@ public struct CopyIn: ~Copyable {
     init(connection: Connection, flushThreshold: Int) {
         self.connection = connection
         self.flushThreshold = flushThreshold
-        self.encoder = BinaryCopyEncoder(reservingCapacity: flushThreshold + 64 * 1024)
+        // No room reserved yet: a writer's COPY mostly sends rows encoded elsewhere, and
+        // reserving flushThreshold bytes up front cost an mmap and munmap (and their TLB
+        // shootdowns) for every COPY of a transaction, six per transaction (perf, issue 14).
+        self.encoder = BinaryCopyEncoder()
     }
 
     /// Encodes one row of `fieldCount` fields with `body`, then sends if the buffer is full.
     public mutating func row(fieldCount: Int, _ body: (inout BinaryCopyEncoder) throws -> Void) throws {
+        reserveOnFirstUse()
         encoder.beginRow(fieldCount: fieldCount)
         try body(&encoder)
         if encoder.bytes.count >= flushThreshold { try flush() }
@@ -29,10 +33,15 @@ public struct CopyIn: ~Copyable {
         try connection.putCopyData(encodedRows.bytes)
     }
 
-    /// Sends bytes of rows encoded elsewhere (a slice of another encoder's buffer).
-    public mutating func send(bytes: ArraySlice<UInt8>) throws {
-        try flush()
-        try connection.putCopyData(Array(bytes))
+    /// Sends one row encoded elsewhere (a slice of another encoder's buffer): gathered with the
+    /// next ones, so that rows picked one by one do not cost a copy and a send each.
+    public mutating func send(row bytes: ArraySlice<UInt8>) throws {
+        encoder.append(encodedRow: bytes)
+        if encoder.bytes.count >= flushThreshold { try flush() }
+    }
+
+    private mutating func reserveOnFirstUse() {
+        if encoder.bytes.capacity == 0 { encoder.reserveCapacity(flushThreshold + 64 * 1024) }
     }
 
     /// Sends what the encoder holds.

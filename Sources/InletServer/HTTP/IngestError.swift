@@ -62,10 +62,17 @@ struct IngestAccepted: ResponseGenerator {
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = try JSONEncoder.sorted.encode(Body(accepted: accepted, duplicates: duplicates, rejected: rejected))
+        let body: ByteBuffer
+        if rejected.isEmpty {
+            // The usual answer, written out: JSONEncoder took ~4 % of the CPU of a
+            // single-message request (perf, issue 14). Same bytes as the encoder's.
+            body = ByteBuffer(string: #"{"accepted":\#(accepted),"duplicates":\#(duplicates),"rejected":[]}"#)
+        } else {
+            body = ByteBuffer(bytes: try JSONEncoder.sorted.encode(Body(accepted: accepted, duplicates: duplicates, rejected: rejected)))
+        }
         return Response(
             status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            body: .init(byteBuffer: body))
     }
 }
 

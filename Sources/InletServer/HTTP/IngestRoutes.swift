@@ -133,9 +133,7 @@ struct IngestRoutes: Sendable {
         // Segment and the SDKs send application/json; analytics.js sends text/plain to avoid a
         // CORS preflight. A request without a Content-Type is read as JSON.
         guard let value else { return }
-        let mediaType = value.split(separator: ";", maxSplits: 1).first.map {
-            $0.trimmingCharacters(in: .whitespaces).lowercased()
-        } ?? ""
+        let mediaType = HeaderValue.mediaType(value)
         guard mediaType == "application/json" || mediaType == "text/plain" || mediaType.hasSuffix("+json") else {
             throw IngestError.unsupportedMedia("Content-Type \(mediaType) is not supported: send application/json")
         }
@@ -143,7 +141,7 @@ struct IngestRoutes: Sendable {
 
     private func isGzip(_ value: String?) throws -> Bool {
         guard let value else { return false }
-        switch value.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch HeaderValue.normalized(value[...]) {
         case "", "identity": return false
         case "gzip", "x-gzip": return true
         default: throw IngestError.unsupportedMedia("Content-Encoding \(value) is not supported: send gzip or none")

@@ -147,7 +147,7 @@ extension BatchWriter {
                 for ref in rows {
                     let request = batch.requests[ref.request].batch
                     let range = request.rows[ref.row].byteRange
-                    try copy.send(bytes: request.encoders[table.rawValue].bytes[range])
+                    try copy.send(row: request.encoders[table.rawValue].bytes[range])
                 }
             }
         }
