@@ -37,7 +37,7 @@ struct Serve: AsyncParsableCommand {
         var configuration = try ServerConfiguration(reader: environment)
         if let host { configuration.host = host }
         if let port { configuration.port = port }
-        var logger = Logger(label: "inlet")
+        var logger = Logger(label: "inlet") { LazyMetadataLogHandler(label: $0) }
         logger.logLevel = Logger.Level(rawValue: environment.string(forKey: "inlet.log.level", default: "info")) ?? .info
         let app = try buildApplication(configuration: configuration, logger: logger)
         try await app.runService()

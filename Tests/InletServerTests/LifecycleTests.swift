@@ -79,6 +79,10 @@ import Testing
         let outcome = BuiltProducts.wait(server)
         #expect(outcome.status == 0, "\(outcome.error)")
         #expect(try harness.connect().count("events.tracks", tenant: tenant) == 101)
+        // The server's own log handler writes StreamLogHandler's lines: time, level, label,
+        // metadata sorted, source, message.
+        let ready = outcome.error.split(separator: "\n").first { $0.hasSuffix(" info inlet: state=ready [InletServer] readiness changed") }
+        #expect(ready.map { $0.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} .*/) != nil } == true, "\(outcome.error)")
     }
 
     /// After many small requests, each writer transaction having taken several at once, SIGTERM
