@@ -192,6 +192,40 @@ import Testing
         #expect(try db.count("events.identifies", tenant: tenant) == 4)
     }
 
+    /// A resend that arrives while its original is still in the other writer's transaction (a
+    /// client that timed out and retried) waits for that transaction, then is found stored: no
+    /// transaction is redone staged. Before, the resend could be staged and inserted first, and
+    /// the original's COPY then failed on it and redid its whole transaction.
+    @Test func aResendOfAMessageStillBeingWrittenWaitsForItsOriginal() async throws {
+        let harness = try IngestHarness("resend_in_flight")
+        let (tenant, token) = try harness.tenant()
+        let body = Messages.array((0..<10).map { _ in Messages.track(timestamp: "2024-05-01T10:00:00Z") })
+        try harness.connect().query("SELECT inlet.ensure_month_partitions(timestamptz '2024-05-01 00:00Z')")
+        let answers = try await harness.run { client in
+            // An analyst's lock holds the original's transaction before its COPY.
+            let analyst = try harness.connect()
+            try analyst.execute("BEGIN; LOCK TABLE events.tracks IN SHARE MODE")
+            let original = Task { try await client.post("/", json: body, token: token) }
+            try await Task.sleep(for: .milliseconds(300))
+            let resent = Task { try await client.post("/", json: body, token: token) }
+            try await Task.sleep(for: .milliseconds(300))
+            // Only the original's transaction waits for the lock: the resend is held back in the
+            // queue, not written beside it (its staged insert would wait for the lock too).
+            let waiting = try analyst.query(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ).rows.first?.decode(Int64.self, at: 0)
+            let act = try analyst.query("SELECT coalesce(string_agg(state || ':' || coalesce(wait_event_type,'') || ':' || left(query, 60), ' | '), '') FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()").rows.first?.decode(String.self, at: 0)
+            print("DEBUG activity: \(act ?? "")")
+            try analyst.execute("COMMIT")
+            return (try await original.value, try await resent.value, try await client.get("/metrics").body, waiting)
+        }
+        #expect(answers.3 == 1)
+        #expect(answers.0.json["accepted"] as? Int == 10, "\(answers.0.body)")
+        #expect(answers.1.json["accepted"] as? Int == 0 && answers.1.json["duplicates"] as? Int == 10, "\(answers.1.body)")
+        #expect(answers.2.contains("inlet_transactions_restaged_total 0"), "\(answers.2)")
+        #expect(try harness.connect().count("events.tracks", tenant: tenant) == 10)
+    }
+
     /// A message whose timestamp is its arrival time (none, unparseable, implausible) is stored
     /// once however often it is retried, though each retry arrives at another time.
     @Test(arguments: [nil, "yesterday", "1970-01-01T00:00:00Z", "2999-01-01T00:00:00Z"] as [String?])

@@ -23,6 +23,9 @@ public final class WriterPool: Service, Sendable {
     /// A transaction in progress, so the watchdog can time it out.
     private struct InFlight {
         let requests: [PendingRequest]
+        /// When the oldest of its requests was admitted: a resend admitted later may have its
+        /// original among them (IngestQueue.take).
+        let oldestAdmitted: ContinuousClock.Instant?
         /// When its current transaction began (a batch may run several: bisection).
         var started: ContinuousClock.Instant
         let socket: Int32
@@ -164,7 +167,7 @@ public final class WriterPool: Service, Sendable {
                     // Requests are being refused, so none will test this connection: probe it,
                     // watched like a transaction (a frozen server would hold it forever).
                     inFlight.withLock {
-                        $0[index] = InFlight(requests: [], started: .now, socket: current.connection.socketDescriptor)
+                        $0[index] = InFlight(requests: [], oldestAdmitted: nil, started: .now, socket: current.connection.socketDescriptor)
                     }
                     let alive = (try? current.connection.query("SELECT 1")) != nil
                     _ = inFlight.withLock { $0.removeValue(forKey: index) }
@@ -180,8 +183,14 @@ public final class WriterPool: Service, Sendable {
             if configuration.batchLinger > .zero && queue.waitingRows < configuration.batchLingerBelowRows {
                 Thread.sleep(forTimeInterval: configuration.batchLinger.timeInterval)
             }
-            let requests = queue.take(maxRows: configuration.batchMaxRows)
-            guard !requests.isEmpty else { continue }
+            let othersOldest = inFlight.withLock { $0.filter { $0.key != index }.values.compactMap(\.oldestAdmitted).min() }
+            let requests = queue.take(maxRows: configuration.batchMaxRows, holdingBackResendsAdmittedAfter: othersOldest)
+            guard !requests.isEmpty else {
+                // Only resends wait, each for another writer's transaction that may hold its
+                // original (IngestQueue.take): look again shortly.
+                if othersOldest != nil { Thread.sleep(forTimeInterval: 0.001) }
+                continue
+            }
             if !write(requests, with: current, writerIndex: index) { writer = nil }
         }
     }
@@ -190,7 +199,8 @@ public final class WriterPool: Service, Sendable {
     private func write(_ requests: [PendingRequest], with writer: BatchWriter, writerIndex: Int) -> Bool {
         let started = ContinuousClock.now
         inFlight.withLock {
-            $0[writerIndex] = InFlight(requests: requests, started: started, socket: writer.connection.socketDescriptor)
+            $0[writerIndex] = InFlight(
+                requests: requests, oldestAdmitted: requests.map(\.enqueuedAt).min(), started: started, socket: writer.connection.socketDescriptor)
         }
         defer { _ = inFlight.withLock { $0.removeValue(forKey: writerIndex) } }
         do {
