@@ -29,13 +29,17 @@ final class PendingRequest: Sendable {
     let enqueuedAt: ContinuousClock.Instant
     /// Rows whose message this process took in lately (``RecentMessages``).
     let likelyStored: [Int]
+    /// A hash of each row's message key (``RepeatedMessages/key(of:in:tenant:)``).
+    let messageKeys: [Int]
     private let continuation: Mutex<CheckedContinuation<IngestOutcome, Never>?>
 
     init(
-        tenantID: Int64, batch: ParsedBatch, likelyStored: [Int] = [], continuation: CheckedContinuation<IngestOutcome, Never>
+        tenantID: Int64, batch: ParsedBatch, messageKeys: [Int] = [], likelyStored: [Int] = [],
+        continuation: CheckedContinuation<IngestOutcome, Never>
     ) {
         self.tenantID = tenantID
         self.batch = batch
+        self.messageKeys = messageKeys
         self.likelyStored = likelyStored
         self.messageCount = batch.rows.count + batch.rejects.count + batch.deletes.count
         self.byteCount = batch.encodedByteCount + batch.rejects.reduce(0) { $0 + $1.raw.count }

@@ -64,7 +64,8 @@ final class IngestQueue: Sendable {
         // of such a request is looked up (those not found are staged, which is safe).
         if likelyStored.count * 2 >= keys.count && likelyStored.count < keys.count { likelyStored = Array(keys.indices) }
         return await withCheckedContinuation { continuation in
-            let request = PendingRequest(tenantID: tenantID, batch: batch, likelyStored: likelyStored, continuation: continuation)
+            let request = PendingRequest(
+                tenantID: tenantID, batch: batch, messageKeys: keys, likelyStored: likelyStored, continuation: continuation)
             if let refusal = admit(request) {
                 request.complete(refusal)
             } else {
@@ -131,20 +132,19 @@ final class IngestQueue: Sendable {
     /// Takes whole requests, oldest first, up to `maxRows` rows (at least one request), and
     /// records how long each waited for a writer (`inlet_queue_wait_seconds`).
     ///
-    /// Requests with likely redeliveries admitted after `resendsAdmittedAfter` (when another
-    /// writer's transaction began) stay queued, in order, for a later take: that transaction
-    /// may hold their originals, not yet copied. Written now, a redelivered row would be looked
-    /// up, not found, staged and inserted first, and the original's plain COPY would then fail
-    /// on it and redo its whole transaction staged (`inlet_transactions_restaged_total`: 99 of
-    /// 1,466 transactions at 5 % resends). Taken after that transaction, it is found stored.
-    func take(maxRows: Int, holdingBackResendsAdmittedAfter resendsAdmittedAfter: ContinuousClock.Instant? = nil) -> [PendingRequest] {
+    /// Requests with likely redeliveries for which `holdBack` is true (their originals are in
+    /// another writer's running transaction, not yet committed) stay queued, in order, for a
+    /// later take. Written now, a redelivered row would be looked up, not found, staged and
+    /// inserted first, and the original's plain COPY would then fail on it and redo its whole
+    /// transaction staged. Taken after that transaction, it is found stored.
+    func take(maxRows: Int, holdingBack holdBack: ((PendingRequest) -> Bool)? = nil) -> [PendingRequest] {
         let taken: [PendingRequest] = state.withLock { state in
             var taken: [PendingRequest] = []
             var kept: [PendingRequest] = []
             var rows = 0
             var full = false
             for request in state.waiting {
-                let heldBack = resendsAdmittedAfter.map { !request.likelyStored.isEmpty && request.enqueuedAt > $0 } ?? false
+                let heldBack = !request.likelyStored.isEmpty && holdBack?(request) == true
                 full = full || !heldBack && !taken.isEmpty && rows + request.batch.rows.count > maxRows
                 if heldBack || full {
                     kept.append(request)

@@ -23,9 +23,6 @@ public final class WriterPool: Service, Sendable {
     /// A transaction in progress, so the watchdog can time it out.
     private struct InFlight {
         let requests: [PendingRequest]
-        /// When the oldest of its requests was admitted: a resend admitted later may have its
-        /// original among them (IngestQueue.take).
-        let oldestAdmitted: ContinuousClock.Instant?
         /// When its current transaction began (a batch may run several: bisection).
         var started: ContinuousClock.Instant
         let socket: Int32
@@ -167,7 +164,7 @@ public final class WriterPool: Service, Sendable {
                     // Requests are being refused, so none will test this connection: probe it,
                     // watched like a transaction (a frozen server would hold it forever).
                     inFlight.withLock {
-                        $0[index] = InFlight(requests: [], oldestAdmitted: nil, started: .now, socket: current.connection.socketDescriptor)
+                        $0[index] = InFlight(requests: [], started: .now, socket: current.connection.socketDescriptor)
                     }
                     let alive = (try? current.connection.query("SELECT 1")) != nil
                     _ = inFlight.withLock { $0.removeValue(forKey: index) }
@@ -183,15 +180,26 @@ public final class WriterPool: Service, Sendable {
             if configuration.batchLinger > .zero && queue.waitingRows < configuration.batchLingerBelowRows {
                 Thread.sleep(forTimeInterval: configuration.batchLinger.timeInterval)
             }
-            let othersOldest = inFlight.withLock { $0.filter { $0.key != index }.values.compactMap(\.oldestAdmitted).min() }
-            let requests = queue.take(maxRows: configuration.batchMaxRows, holdingBackResendsAdmittedAfter: othersOldest)
+            let othersWriting = inFlight.withLock { $0.filter { $0.key != index }.values.flatMap(\.requests) }
+            let requests = queue.take(maxRows: configuration.batchMaxRows, holdingBack: Self.repeatsAMessage(of: othersWriting))
             guard !requests.isEmpty else {
-                // Only resends wait, each for another writer's transaction that may hold its
+                // Only resends wait, each for another writer's transaction that holds its
                 // original (IngestQueue.take): look again shortly.
-                if othersOldest != nil { Thread.sleep(forTimeInterval: 0.001) }
+                if !othersWriting.isEmpty { Thread.sleep(forTimeInterval: 0.001) }
                 continue
             }
             if !write(requests, with: current, writerIndex: index) { writer = nil }
+        }
+    }
+
+    /// Whether a request repeats a message of `writing` (another writer's transaction). The keys
+    /// of `writing` are gathered only if a request with likely redeliveries waits.
+    private static func repeatsAMessage(of writing: [PendingRequest]) -> ((PendingRequest) -> Bool)? {
+        guard !writing.isEmpty else { return nil }
+        var keys: Set<Int>?
+        return { request in
+            if keys == nil { keys = Set(writing.lazy.flatMap(\.messageKeys)) }
+            return request.likelyStored.contains { keys?.contains(request.messageKeys[$0]) == true }
         }
     }
 
@@ -199,8 +207,7 @@ public final class WriterPool: Service, Sendable {
     private func write(_ requests: [PendingRequest], with writer: BatchWriter, writerIndex: Int) -> Bool {
         let started = ContinuousClock.now
         inFlight.withLock {
-            $0[writerIndex] = InFlight(
-                requests: requests, oldestAdmitted: requests.map(\.enqueuedAt).min(), started: started, socket: writer.connection.socketDescriptor)
+            $0[writerIndex] = InFlight(requests: requests, started: started, socket: writer.connection.socketDescriptor)
         }
         defer { _ = inFlight.withLock { $0.removeValue(forKey: writerIndex) } }
         do {
