@@ -199,7 +199,7 @@ public final class WriterPool: Service, Sendable {
         var keys: Set<Int>?
         return { request in
             if keys == nil { keys = Set(writing.lazy.flatMap(\.messageKeys)) }
-            return request.likelyStored.contains { keys?.contains(request.messageKeys[$0]) == true }
+            return request.likelyStored.contains { $0 < request.messageKeys.count && keys?.contains(request.messageKeys[$0]) == true }
         }
     }
 
