@@ -205,15 +205,24 @@ import Testing
             // An analyst's lock holds the original's transaction before its COPY.
             let analyst = try harness.connect()
             try analyst.execute("BEGIN; LOCK TABLE events.tracks IN SHARE MODE")
+            func sessionsWaitingForALock() throws -> Int64? {
+                try analyst.query(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).rows.first?.decode(Int64.self, at: 0)
+            }
             let original = Task { try await client.post("/", json: body, token: token) }
-            try await Task.sleep(for: .milliseconds(300))
+            // Until the original's transaction waits for the lock (a full test run on two cores
+            // can take seconds to get it there).
+            var polls = 0
+            while try sessionsWaitingForALock() == 0, polls < 300 {
+                polls += 1
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let resent = Task { try await client.post("/", json: body, token: token) }
             try await Task.sleep(for: .milliseconds(300))
             // Only the original's transaction waits for the lock: the resend is held back in the
             // queue, not written beside it (its staged insert would wait for the lock too).
-            let waiting = try analyst.query(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ).rows.first?.decode(Int64.self, at: 0)
+            let waiting = try sessionsWaitingForALock()
             try analyst.execute("COMMIT")
             return (try await original.value, try await resent.value, try await client.get("/metrics").body, waiting)
         }
